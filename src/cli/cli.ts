@@ -1,0 +1,36 @@
+import { Cli, type BaseContext } from 'clipanion'
+import { buildInfo } from './build-info.js'
+import { DoctorCommand } from './commands/doctor.js'
+import { HelpCommand } from './commands/help.js'
+import { VersionCommand } from './commands/version.js'
+import { writeError } from './report-error.js'
+
+/** Every command `galaxy` has. */
+export const commands = [HelpCommand, VersionCommand, DoctorCommand] as const
+
+/** The galaxy command line with all its commands registered; `colors` styles the help text. */
+export function createCli (options: { colors: boolean }): Cli {
+  const cli = new Cli({ binaryLabel: 'galaxy', binaryName: 'galaxy', binaryVersion: buildInfo().version, enableColors: options.colors })
+  for (const command of commands) cli.register(command)
+  return cli
+}
+
+/**
+ * Runs one command line and returns its exit status. Parse errors get the same one-line report
+ * (exit 2) as every other failure, instead of clipanion's multi-line text on standard output.
+ * Help is coloured only on a terminal, and never with `NO_COLOR` set.
+ */
+export async function runCli (argv: readonly string[], context: Partial<BaseContext> = {}, cli?: Cli): Promise<number> {
+  const fullContext = { ...Cli.defaultContext, ...context }
+  const colors = (fullContext.stdout as { isTTY?: boolean }).isTTY === true && (fullContext.env.NO_COLOR ?? '') === ''
+  const commandLine = cli ?? createCli({ colors })
+  // `galaxy` alone asks what there is, like `galaxy --help`.
+  const args = argv.length === 0 ? ['--help'] : [...argv]
+  let command
+  try {
+    command = commandLine.process(args, fullContext)
+  } catch (error) {
+    return writeError(fullContext.stderr, error, argv.includes('--json'))
+  }
+  return await commandLine.run(command, { ...fullContext, colorDepth: colors ? fullContext.colorDepth : 1 })
+}
