@@ -47,10 +47,10 @@ export function nativeAddonDirs (env: NodeJS.ProcessEnv = process.env): string[]
  * named by their hash (checked, atomically renamed into place) and `dlopen`s it. A single
  * executable cannot `require` a `.node` file from inside itself, so this is the way in.
  */
-export function loadEmbeddedAddon (name: string, bytes: Uint8Array): unknown {
+export function loadEmbeddedAddon (name: string, bytes: Uint8Array, env: NodeJS.ProcessEnv = process.env): unknown {
   const sha256 = createHash('sha256').update(bytes).digest('hex')
   const failures: string[] = []
-  for (const dir of nativeAddonDirs()) {
+  for (const dir of nativeAddonDirs(env)) {
     const path = join(dir, `${name}-${sha256.slice(0, 16)}.node`)
     try {
       ensureFile(dir, path, bytes, sha256)
