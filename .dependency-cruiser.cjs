@@ -1,7 +1,9 @@
 // Which folder of src/ may import which (../shared/STYLE.md, "Layout and who may import whom").
 // test/architecture/boundaries.test.ts runs these rules on src/ and proves on a fixture that a
 // forbidden import fails them; `npx depcruise src` runs them by hand.
-const pureCores = '^src/(lib|raft|store)/|^src/roles/[^/]+/scheduler/'
+const pureCores = '^src/(lib|raft|store)/|^src/roles/[^/]+/scheduler/|^src/roles/[^/]+/reconcile'
+// Built-in modules that reach the host: only runtime/ (and node/, the composition root) use them.
+const hostBuiltins = '^(node:)?(child_process|cluster|dgram|fs|fs/promises|net|worker_threads|http|https|http2)$'
 
 /** A rule that `from` may import nothing under src/ except the folders matched by `allowed`. */
 function onlyImports (name, from, allowed, comment) {
@@ -32,6 +34,20 @@ module.exports = {
       to: { path: '^src/(raft|store|roles)/' }
     },
     {
+      name: 'cli-runtime-only-host-probes',
+      comment: 'the one part of runtime the CLI uses directly is the host probes of galaxy doctor (they run before any node exists)',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/runtime/', pathNot: '^src/runtime/host/' }
+    },
+    {
+      name: 'host-builtins-only-in-runtime-and-node',
+      comment: 'runtime is the only code that touches processes, files and sockets; node wires it up',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(runtime|node)/' },
+      to: { dependencyTypes: ['core'], path: hostBuiltins }
+    },
+    {
       name: 'src-not-tooling',
       comment: 'bench/, scripts/ and test/ may import anything; src/ imports none of them',
       severity: 'error',
@@ -47,10 +63,10 @@ module.exports = {
     },
     {
       name: 'no-circular',
-      comment: 'a cycle means two files are one idea, or one of them is in the wrong place',
+      comment: 'a cycle of run-time imports means two files are one idea, or one is in the wrong place (type-only imports, like methods of one class split across files, are fine)',
       severity: 'error',
       from: {},
-      to: { circular: true }
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } }
     },
     {
       name: 'not-to-unresolvable',

@@ -5,7 +5,7 @@
 // same kind). Results go to stdout as Markdown for BENCHMARKS.md.
 //
 // Usage: npm run build && node --import tsx bench/executable.ts [--runs 30]
-// Peers:  apt-get install -y etcd-server kubernetes-client time   (skipped when absent)
+// Peers:  apt-get install -y etcd-server time   (each skipped when absent; kubectl where /usr/bin/kubectl exists)
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'

@@ -37,6 +37,8 @@ async function bundleCli () {
     target: 'node20',
     format: 'cjs',
     legalComments: 'none',
+    // Error classes are told apart by name (GalaxyError sets name from new.target).
+    keepNames: true,
     logLevel: 'warning',
     define: { GALAXY_BUILD_COMMIT: JSON.stringify(gitCommit()) },
     loader: { '.node': 'binary' },

@@ -83,7 +83,7 @@ function diskCheck (host: HostReport): Check {
 }
 
 function portCheck (port: HostReport['ports'][number]): Check {
-  const id = `port ${port.port}`
+  const id = `port ${port.purpose}`
   const flag = port.purpose === 'api' ? '--api' : '--listen'
   const what = `${port.host}:${port.port} (${port.purpose === 'api' ? 'HTTP API' : 'node-to-node'})`
   if (port.state === 'free') return pass(id, `${what} is free`)
@@ -94,7 +94,10 @@ function portCheck (port: HostReport['ports'][number]): Check {
 function storageCheck (host: HostReport): Check {
   const { storage } = host
   if (storage.ok) return pass('storage', `LevelDB opens, syncs and reads back (addon: ${storage.addon})`)
-  return fail('storage', `LevelDB does not work: ${storage.error}`, 'set GALAXY_NATIVE_DIR to a writable directory on a filesystem mounted without noexec')
+  const fix = storage.addonFailed
+    ? 'set GALAXY_NATIVE_DIR to a writable directory on a filesystem mounted without noexec'
+    : 'make the data dir a writable directory on a local filesystem, or choose another with --data'
+  return fail('storage', `LevelDB does not work: ${storage.error}`, fix)
 }
 
 function pass (id: string, summary: string): Check {

@@ -19,6 +19,9 @@ export interface Clock {
   setTimer(delayMs: number, callback: () => void): Timer
 }
 
+/** The most timers one `advance` fires: more means a timer re-arms itself with no delay, forever. */
+const maxTimersPerAdvance = 1_000_000
+
 interface PendingTimer {
   readonly dueMs: number
   readonly order: number
@@ -65,7 +68,9 @@ export class ManualClock implements Clock {
   advance (ms: number): void {
     assert(Number.isFinite(ms) && ms >= 0, 'a clock only moves forward', { ms })
     const targetMs = this.nowMs + ms
+    let fired = 0
     for (let next = this.takeNextDue(targetMs); next !== undefined; next = this.takeNextDue(targetMs)) {
+      assert(++fired <= maxTimersPerAdvance, 'timers keep re-arming within one advance', { fired, nowMs: this.nowMs })
       this.nowMs = next.dueMs
       next.callback()
     }

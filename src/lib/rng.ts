@@ -41,22 +41,17 @@ export function shuffled<T> (rng: Rng, items: readonly T[]): T[] {
 
 /**
  * xoshiro128** (Blackman and Vigna), seeded through splitmix32 so that nearby seeds give
- * unrelated streams. Same seed, same sequence, on every platform.
+ * unrelated streams. Same seed, same sequence, on every platform; the low and high 32 bits of the
+ * seed feed separate halves of the state, so distinct safe-integer seeds give distinct streams.
  */
 export class SeededRng implements Rng {
   private readonly state: Uint32Array
 
   constructor (readonly seed: number) {
-    assert(Number.isSafeInteger(seed), 'seed must be an integer', { seed })
-    let mix = seed >>> 0
-    const next = (): number => {
-      mix = (mix + 0x9e3779b9) >>> 0
-      let z = mix
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
-      return (z ^ (z >>> 16)) >>> 0
-    }
-    this.state = Uint32Array.of(next(), next(), next(), next())
+    assert(Number.isSafeInteger(seed) && seed >= 0, 'seed must be a non-negative safe integer', { seed })
+    const low = splitmix32(seed >>> 0)
+    const high = splitmix32(Math.floor(seed / 2 ** 32) ^ 0x5bd1e995)
+    this.state = Uint32Array.of(low(), high(), low(), high())
   }
 
   uint32 (): number {
@@ -70,6 +65,18 @@ export class SeededRng implements Rng {
     s[2] = (s[2] as number) ^ t
     s[3] = rotl(s[3] as number, 11)
     return result
+  }
+}
+
+/** A splitmix32 sequence from `seed`: each output is a bijective scramble of an advancing counter. */
+function splitmix32 (seed: number): () => number {
+  let mix = seed >>> 0
+  return () => {
+    mix = (mix + 0x9e3779b9) >>> 0
+    let z = mix
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
+    return (z ^ (z >>> 16)) >>> 0
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describeError, GalaxyError } from '../lib/errors.js'
@@ -66,8 +66,9 @@ export function loadEmbeddedAddon (name: string, bytes: Uint8Array, env: NodeJS.
 }
 
 function ensureFile (dir: string, path: string, bytes: Uint8Array, sha256: string): void {
-  if (hashOf(path) === sha256) return
   mkdirSync(dir, { recursive: true, mode: 0o700 })
+  assertPrivateDir(dir)
+  if (hashOf(path) === sha256) return
   const temporary = `${path}.${process.pid}.tmp`
   try {
     writeFileSync(temporary, bytes, { mode: 0o755 })
@@ -75,6 +76,18 @@ function ensureFile (dir: string, path: string, bytes: Uint8Array, sha256: strin
   } finally {
     rmSync(temporary, { force: true })
   }
+}
+
+/**
+ * Code is loaded from this directory, so nobody else may be able to swap the file between its hash
+ * check and the dlopen: a shared tmp dir could have been made by another user.
+ */
+function assertPrivateDir (dir: string): void {
+  const stats = lstatSync(dir)
+  if (!stats.isDirectory()) throw new Error(`${dir} is not a directory`)
+  const uid = process.getuid?.()
+  if (uid !== undefined && stats.uid !== uid) throw new Error(`${dir} is owned by uid ${stats.uid}, not ${uid}`)
+  if ((stats.mode & 0o022) !== 0) throw new Error(`${dir} is writable by group or others`)
 }
 
 function hashOf (path: string): string | undefined {

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createServer, type AddressInfo } from 'node:net'
 import test from 'ava'
 import { evaluateHost, type Check } from '../../src/cli/doctor-checks.js'
@@ -30,7 +32,7 @@ function host (overrides: Partial<HostReport> = {}): HostReport {
       { purpose: 'listen', host: '0.0.0.0', port: 1645, state: 'free', error: '' },
       { purpose: 'api', host: '127.0.0.1', port: 1646, state: 'free', error: '' }
     ],
-    storage: { ok: true, path: '/var/lib/galaxy/.galaxy-doctor-x', addon: '/root/.cache/galaxy/classic-level-1.node', error: '' },
+    storage: { ok: true, path: '/var/lib/galaxy/.galaxy-doctor-x', addon: '/root/.cache/galaxy/classic-level-1.node', addonFailed: false, error: '' },
     ...overrides
   }
 }
@@ -42,7 +44,7 @@ test('a ready v2 host passes every check', t => {
   t.true(checks.every(check => check.status === 'pass' && check.fix === ''), JSON.stringify(checks.filter(c => c.status !== 'pass')))
   t.deepEqual(checks.map(check => check.id), ['platform', 'user', 'cgroups', 'cgroup cpu', 'cgroup cpuacct', 'cgroup memory',
     'cgroup pids', 'cgroup freezer', 'namespace pid', 'namespace mount', 'namespace uts', 'namespace ipc', 'data dir',
-    'port 1645', 'port 1646', 'storage'])
+    'port listen', 'port api', 'storage'])
   t.is(byId(checks).cgroups?.summary, 'v2 unified: v2 at /sys/fs/cgroup (controllers: cpu, memory, pids)')
 })
 
@@ -82,13 +84,18 @@ test('what stops galaxy up fails: platform, ports, disk, storage', t => {
       { purpose: 'listen', host: '0.0.0.0', port: 1645, state: 'in-use', error: 'another process is listening there' },
       { purpose: 'api', host: '10.9.9.9', port: 1646, state: 'unavailable', error: 'listen EADDRNOTAVAIL' }
     ],
-    storage: { ok: false, path: '', addon: '/tmp/x.node', error: 'failed to map segment from shared object' }
+    storage: { ok: false, path: '', addon: '/tmp/x.node', addonFailed: true, error: 'cannot load the embedded classic-level addon' }
   })))
   t.like(checks.platform, { status: 'fail', fix: 'galaxy nodes run on Linux only' })
   t.like(checks['data dir'], { status: 'fail', summary: '/data (not created yet; checked /): only 512 MiB free of 10.0 GiB' })
-  t.like(checks['port 1645'], { status: 'fail', fix: "stop the process listening there (ss -ltnp 'sport = :1645') or pass --listen HOST:PORT" })
-  t.like(checks['port 1646'], { status: 'fail', summary: '10.9.9.9:1646 (HTTP API) cannot be bound: listen EADDRNOTAVAIL', fix: 'pass --api with an address of this host' })
+  t.like(checks['port listen'], { status: 'fail', fix: "stop the process listening there (ss -ltnp 'sport = :1645') or pass --listen HOST:PORT" })
+  t.like(checks['port api'], { status: 'fail', summary: '10.9.9.9:1646 (HTTP API) cannot be bound: listen EADDRNOTAVAIL', fix: 'pass --api with an address of this host' })
   t.like(checks.storage, { status: 'fail', fix: 'set GALAXY_NATIVE_DIR to a writable directory on a filesystem mounted without noexec' })
+})
+
+test('a database failure in the directory points at the data dir, not the addon', t => {
+  const checks = byId(evaluateHost(host({ storage: { ok: false, path: '/srv/g/.x', addon: 'node_modules', addonFailed: false, error: 'IO error: lock /srv/g/.x/LOCK: Resource temporarily unavailable' } })))
+  t.like(checks.storage, { status: 'fail', fix: 'make the data dir a writable directory on a local filesystem, or choose another with --data' })
 })
 
 test('an unwritable data dir fails with its reason', t => {
@@ -115,10 +122,29 @@ test('galaxy doctor on this host: a table, exit 1 and a summary line when a port
   const data = tempDir(t)
   const run = await runGalaxy(['doctor', '--data', data, '--listen', `127.0.0.1:${await freePort()}`, '--api', `127.0.0.1:${port}`])
   t.is(run.exitCode, 1)
-  t.regex(run.stdout, new RegExp(`✗ port ${port} +127\\.0\\.0\\.1:${port} \\(HTTP API\\) is in use +fix: stop the process`))
+  t.regex(run.stdout, new RegExp(`✗ port api +127\\.0\\.0\\.1:${port} \\(HTTP API\\) is in use\\n +fix: stop the process listening there \\(ss -ltnp 'sport = :${port}'\\)`))
   t.regex(run.stdout, /✓ storage +LevelDB opens/)
   t.regex(run.stdout, new RegExp(`✓ data dir +${data}: `))
   t.is(run.stderr, 'galaxy: 1 of 16 host checks failed\n')
+})
+
+test('galaxy doctor refuses a listen and API address that share a port, and an empty data dir', async t => {
+  const clash = await runGalaxy(['doctor', '--listen', '0.0.0.0:1700', '--api', '127.0.0.1:1700'])
+  t.is(clash.exitCode, 2)
+  t.is(clash.stderr, 'galaxy: --listen 0.0.0.0:1700 and --api 127.0.0.1:1700 would share a port\n')
+  const empty = await runGalaxy(['doctor', '--data', ''])
+  t.is(empty.exitCode, 2)
+  t.is(empty.stderr, 'galaxy: --data: must not be empty\n')
+})
+
+test('galaxy doctor fails a data dir that is a file', async t => {
+  const file = join(tempDir(t), 'file')
+  writeFileSync(file, '')
+  const run = await runGalaxy(['doctor', '--json', '--data', file, '--listen', `127.0.0.1:${await freePort()}`, '--api', `127.0.0.1:${await freePort()}`])
+  t.is(run.exitCode, 1)
+  const report = JSON.parse(run.stdout)
+  t.like(report.checks.find((check: Check) => check.id === 'data dir'), { status: 'fail', summary: `${file}: ${file} is not a directory` })
+  t.like(report.host.storage, { ok: true }, 'the database is still proven, in the temp dir')
 })
 
 test('galaxy doctor --json carries the checks and the host record of host.proto', async t => {

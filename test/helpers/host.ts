@@ -1,20 +1,22 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
-import type { ExecutionContext } from 'ava'
-
-/** Whether this test process may mount, make cgroups and create namespaces. */
-export const isRoot = process.getuid?.() === 0
+import test, { type ExecutionContext, type TestFn } from 'ava'
 
 /**
- * For tests that need root: true when running as root; otherwise logs why the test checks nothing
- * more, so the run shows what it did not cover.
+ * Whether this process may mount filesystems: tried, not inferred from uid 0, because root in an
+ * unprivileged container may not. The attempt happens in a private mount namespace and leaves nothing.
  */
-export function hasRoot (t: ExecutionContext, needsRootFor: string): boolean {
-  if (isRoot) return true
-  t.log(`not root: cannot ${needsRootFor}`)
-  t.pass()
-  return false
+export const canMount = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount -t tmpfs none /mnt'], { stdio: 'ignore' }).status === 0
+
+/**
+ * `test` when `condition` holds, else `test.skip`, with the reason printed so that the run shows
+ * what it did not cover.
+ */
+export function testIf (condition: boolean, reason: string): TestFn {
+  if (condition) return test
+  console.log(`  skipping tests that need ${reason}: not available here`)
+  return test.skip as unknown as TestFn
 }
 
 /** Runs `mount ARGS... target` (creating `target`) and unmounts it when the test ends. */

@@ -1,9 +1,9 @@
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import test from 'ava'
 import { embeddedAddons, loadEmbeddedAddon, NativeAddonError, nativeAddonDirs } from '../../src/runtime/native-addon.js'
-import { hasRoot, mountForTest } from '../helpers/host.js'
+import { canMount, mountForTest, testIf } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const require = createRequire(import.meta.url)
@@ -39,13 +39,26 @@ test('a damaged cached addon is replaced', t => {
   t.deepEqual(readFileSync(path), prebuild)
 })
 
-test('a noexec cache dir falls through to the next one', t => {
-  if (!hasRoot(t, 'mount a noexec tmpfs')) return
+testIf(canMount, 'mount permission')('a noexec cache dir falls through to the next one', t => {
   const dir = tempDir(t)
   const noexec = join(dir, 'noexec')
   mountForTest(t, ['-t', 'tmpfs', '-o', 'noexec,size=8m', 'tmpfs'], noexec)
   loadEmbeddedAddon('classic-level', prebuild, { GALAXY_NATIVE_DIR: noexec, XDG_CACHE_HOME: join(dir, 'xdg') })
   t.true(embeddedAddons().at(-1)?.path.startsWith(join(dir, 'xdg', 'galaxy')))
+})
+
+test('a cache dir others can write to is not trusted', t => {
+  const dir = tempDir(t)
+  const shared = join(dir, 'shared')
+  mkdirSync(shared, { mode: 0o777 })
+  chmodSync(shared, 0o777)
+  loadEmbeddedAddon('classic-level', prebuild, { GALAXY_NATIVE_DIR: shared, XDG_CACHE_HOME: join(dir, 'xdg') })
+  t.true(embeddedAddons().at(-1)?.path.startsWith(join(dir, 'xdg', 'galaxy')))
+  // With no other dir usable (paths under a regular file), loading fails and says why the shared one was skipped.
+  const file = join(dir, 'file')
+  writeFileSync(file, '')
+  const error = t.throws(() => loadEmbeddedAddon('classic-level', prebuild, { GALAXY_NATIVE_DIR: shared, HOME: join(file, 'h'), TMPDIR: join(file, 't') }))
+  t.regex(error?.message ?? '', /shared: .*writable by group or others/)
 })
 
 test('when no dir works the error names each one and the fix', t => {

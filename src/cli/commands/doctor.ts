@@ -33,10 +33,14 @@ export class DoctorCommand extends GalaxyCommand {
   api = Option.String('--api', { description: `The HTTP API address to check (default ${formatHostPort(defaultApi)})` })
 
   protected async run (): Promise<number | undefined> {
+    if (this.data === '') throw new UsageError('--data: must not be empty')
     const target = {
       dataDir: this.data ?? defaultDataDir(process.getuid?.() ?? -1, homedir()),
       listen: endpointFlag('--listen', this.listen, defaultListen),
       api: endpointFlag('--api', this.api, defaultApi)
+    }
+    if (overlaps(target.listen, target.api)) {
+      throw new UsageError(`--listen ${formatHostPort(target.listen)} and --api ${formatHostPort(target.api)} would share a port`)
     }
     const host = await probeHost(target)
     const checks = evaluateHost(host)
@@ -46,12 +50,21 @@ export class DoctorCommand extends GalaxyCommand {
       // keeps the JSON field names and types those of proto/galaxy/host.proto.
       writeJson(this.context.stdout, { ok: failed === 0, checks, host: galaxy.HostReport.toObject(galaxy.HostReport.create(host), { defaults: true, arrays: true }) })
     } else {
-      writeTable(this.context.stdout, [], checks.map(check => [`${marks[check.status]} ${check.id}`, check.summary, check.fix === '' ? '' : `fix: ${check.fix}`]))
+      // A fix goes on its own line under its check, so the table stays as wide as the summaries.
+      writeTable(this.context.stdout, [], checks.flatMap(check => check.fix === ''
+        ? [[`${marks[check.status]} ${check.id}`, check.summary]]
+        : [[`${marks[check.status]} ${check.id}`, check.summary], ['', `fix: ${check.fix}`]]))
     }
     if (failed === 0) return undefined
     if (!this.json) this.context.stderr.write(`galaxy: ${failed} of ${checks.length} host checks failed\n`)
     return exitFailure
   }
+}
+
+/** Two endpoints clash when they use the same port on the same address, or either is a wildcard. */
+function overlaps (a: HostPort, b: HostPort): boolean {
+  const wildcard = (host: string): boolean => host === '0.0.0.0' || host === '::'
+  return a.port === b.port && (a.host === b.host || wildcard(a.host) || wildcard(b.host))
 }
 
 function endpointFlag (flag: string, text: string | undefined, fallback: HostPort): HostPort {

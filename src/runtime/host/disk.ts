@@ -1,5 +1,5 @@
 import { constants } from 'node:fs'
-import { access, statfs } from 'node:fs/promises'
+import { access, stat, statfs } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { describeError } from '../../lib/errors.js'
 
@@ -23,13 +23,14 @@ export async function probeDisk (dataDir: string): Promise<DiskReport> {
   const base = { dataDir: absolute, exists: probedPath === absolute, probedPath }
   try {
     const stats = await statfs(probedPath)
-    const writable = await access(probedPath, constants.W_OK).then(() => true, () => false)
+    const isDirectory = (await stat(probedPath)).isDirectory()
+    const writable = isDirectory && await access(probedPath, constants.W_OK).then(() => true, () => false)
     return {
       ...base,
       writable,
       freeBytes: stats.bavail * stats.bsize,
       totalBytes: stats.blocks * stats.bsize,
-      error: writable ? '' : `${probedPath} is not writable`
+      error: !isDirectory ? `${probedPath} is not a directory` : writable ? '' : `${probedPath} is not writable`
     }
   } catch (error) {
     return { ...base, writable: false, freeBytes: 0, totalBytes: 0, error: describeError(error) }

@@ -34,14 +34,15 @@ export interface HostProbeTarget {
 export async function probeHost (target: HostProbeTarget): Promise<HostReport> {
   const uid = process.getuid?.() ?? -1
   const disk = await probeDisk(target.dataDir)
-  const [cgroups, namespaces, listen, api, storage] = await Promise.all([
+  // Ports one after the other, so that the two probes never hold a port the other one checks.
+  const listen = await probePort('listen', target.listen)
+  const api = await probePort('api', target.api)
+  const [cgroups, namespaces, storage] = await Promise.all([
     probeCgroups(),
     probeNamespaces(),
-    probePort('listen', target.listen),
-    probePort('api', target.api),
-    // Into the data dir when it exists; otherwise its nearest existing ancestor is not ours to
+    // Into the data dir when it is usable; otherwise its nearest existing ancestor is not ours to
     // litter, and the system temp dir still proves the database and its addon load.
-    probeStorage(disk.exists ? disk.dataDir : tmpdir())
+    probeStorage(disk.exists && disk.writable ? disk.dataDir : tmpdir())
   ])
   return {
     os: process.platform,

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describeError } from '../../lib/errors.js'
-import { embeddedAddons } from '../native-addon.js'
+import { embeddedAddons, NativeAddonError } from '../native-addon.js'
 
 /** Whether a LevelDB database works where galaxy will keep its state. */
 export interface StorageProbe {
@@ -9,6 +9,8 @@ export interface StorageProbe {
   readonly path: string
   /** The extracted native addon file, or `node_modules` when running from source. */
   readonly addon: string
+  /** The failure was loading the native addon, not using the directory. */
+  readonly addonFailed: boolean
   readonly error: string
 }
 
@@ -32,9 +34,9 @@ export async function probeStorage (parentDir: string): Promise<StorageProbe> {
     } finally {
       await db.close()
     }
-    return { ok: true, path, addon: addonSource(), error: '' }
+    return { ok: true, path, addon: addonSource(), addonFailed: false, error: '' }
   } catch (error) {
-    return { ok: false, path, addon: addonSource(), error: describeError(error) }
+    return { ok: false, path, addon: addonSource(), addonFailed: error instanceof NativeAddonError, error: describeError(error) }
   } finally {
     if (path !== '') await rm(path, { recursive: true, force: true })
   }
