@@ -1,0 +1,105 @@
+import type { Raft } from './raft.js'
+import type { Message, Snapshot, SnapshotMetadata } from './types.js'
+
+/** A snapshot arriving in chunks from the leader. */
+export interface IncomingSnapshot {
+  readonly metadata: SnapshotMetadata
+  readonly totalBytes: number
+  readonly chunks: Uint8Array[]
+  received: number
+}
+
+/** AppendEntries on a follower (§5.3): accept and acknowledge, or reject with a hint where our logs may agree. */
+export function handleAppend (r: Raft, m: Extract<Message, { type: 'append' }>): void {
+  if (m.index < r.log.committed) {
+    // Everything up to our commit index is known to match; say so and let the leader move on.
+    r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: r.log.committed, reject: false, rejectHint: 0, logTerm: 0 })
+    return
+  }
+  const lastNewIndex = r.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries)
+  if (lastNewIndex !== undefined) {
+    r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: lastNewIndex, reject: false, rejectHint: 0, logTerm: 0 })
+    return
+  }
+  // Our entry at m.index disagrees or is missing. Point the leader at the last index whose term is
+  // no later than the one it sent, so it can skip a whole term of mismatches at once.
+  const hintIndex = r.log.findConflictByTerm(Math.min(m.index, r.log.lastIndex()), m.logTerm)
+  const hintTerm = r.log.term(hintIndex) ?? 0
+  r.logger.debug('rejected append', { from: m.from, index: m.index, logTerm: m.logTerm, hintIndex, hintTerm })
+  r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: m.index, reject: true, rejectHint: hintIndex, logTerm: hintTerm })
+}
+
+/** A heartbeat moves the commit index (the leader caps it at what we hold) and confirms reads. */
+export function handleHeartbeat (r: Raft, m: Extract<Message, { type: 'heartbeat' }>): void {
+  r.log.commitTo(Math.min(m.commit, r.log.lastIndex()))
+  r.send({ type: 'heartbeatResponse', from: r.id, to: m.from, term: r.term, context: m.context })
+}
+
+/**
+ * One chunk of an InstallSnapshot. Chunks must arrive in order; each answer says how many bytes we
+ * hold, so a lost or repeated chunk, or a restart mid-transfer, resumes from the right place.
+ */
+export function handleSnapshotChunk (r: Raft, m: Extract<Message, { type: 'snapshot' }>): void {
+  const { metadata } = m
+  if (metadata.index <= r.log.committed) {
+    r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: r.log.committed, reject: false, rejectHint: 0, logTerm: 0 })
+    return
+  }
+  let incoming = r.incomingSnapshot
+  if (incoming === undefined || incoming.metadata.index !== metadata.index || incoming.metadata.term !== metadata.term) {
+    if (m.offset !== 0) {
+      answerChunk(r, m, 0)
+      return
+    }
+    incoming = { metadata, totalBytes: m.totalBytes, chunks: [], received: 0 }
+    r.incomingSnapshot = incoming
+  }
+  if (m.offset !== incoming.received) {
+    answerChunk(r, m, incoming.received)
+    return
+  }
+  incoming.chunks.push(m.chunk.slice())
+  incoming.received += m.chunk.byteLength
+  if (incoming.received < incoming.totalBytes) {
+    answerChunk(r, m, incoming.received)
+    return
+  }
+  r.incomingSnapshot = undefined
+  const data = new Uint8Array(incoming.totalBytes)
+  let offset = 0
+  for (const chunk of incoming.chunks) {
+    data.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  answerChunk(r, m, incoming.totalBytes)
+  if (restore(r, { metadata, data })) {
+    r.logger.info('restored snapshot', { index: metadata.index, term: metadata.term, from: m.from })
+    r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: r.log.lastIndex(), reject: false, rejectHint: 0, logTerm: 0 })
+  } else {
+    r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: r.log.committed, reject: false, rejectHint: 0, logTerm: 0 })
+  }
+}
+
+function answerChunk (r: Raft, m: Extract<Message, { type: 'snapshot' }>, offset: number): void {
+  r.send({ type: 'snapshotResponse', from: r.id, to: m.from, term: r.term, index: m.metadata.index, offset, reject: false })
+}
+
+/**
+ * Installs a complete snapshot (thesis §5.3), unless our log already holds its last entry, in which
+ * case it only moves the commit index. A snapshot whose membership leaves us out is refused.
+ */
+function restore (r: Raft, snapshot: Snapshot): boolean {
+  const { index, term, conf } = snapshot.metadata
+  if (index <= r.log.committed) return false
+  if (!conf.voters.includes(r.id) && !conf.learners.includes(r.id)) {
+    r.logger.warn('refused snapshot that does not include this node', { index, term })
+    return false
+  }
+  if (r.log.matchTerm(index, term)) {
+    r.log.commitTo(index)
+    return false
+  }
+  r.log.restore(snapshot)
+  r.restoreMembership(conf)
+  return true
+}

@@ -1,0 +1,394 @@
+import { assert } from '../lib/assert.js'
+import type { NodeId } from '../lib/ids.js'
+import type { Logger } from '../lib/logger.js'
+import { randomInt } from '../lib/rng.js'
+import { resolveRaftConfig, type RaftConfig, type ResolvedRaftConfig } from './config.js'
+import { handleVoteRequest, hup, stepCandidate } from './election.js'
+import { handleAppend, handleHeartbeat, handleSnapshotChunk, type IncomingSnapshot } from './follower.js'
+import { RaftLog } from './log.js'
+import { ReadIndexQueue } from './read-index.js'
+import { appendEntries, bcastAppend, bcastHeartbeat, sendAppend, sendTimeoutNow, serveRead, stepLeader } from './replication.js'
+import type { RaftStorage } from './storage.js'
+import { ProgressTracker } from './tracker.js'
+import { entrySizeBytes, type ConfChange, type ConfState, type Entry, type EntryPayload, type Message, type ReadState, type Role } from './types.js'
+
+/** Why a proposal, read or transfer was not taken. The caller retries later or elsewhere. */
+export type RefusalReason =
+  | 'noLeader' | 'notLeader' | 'transferring' | 'removed' | 'confChangePending' | 'invalidConfChange'
+  | 'uncommittedLimit' | 'readLimit' | 'learner' | 'unknownNode'
+
+/** The outcome of `propose`, `readIndex` and `transferLeadership`. `ok` does not mean committed: only that the request is on its way. */
+export type Acceptance = { readonly ok: true } | { readonly ok: false, readonly reason: RefusalReason, readonly leader: NodeId | null }
+
+/** A read asked for before the leader committed an entry of its term: it waits for that commit (thesis §6.4). */
+interface EarlyRead {
+  readonly from: NodeId
+  readonly context: string
+}
+
+/**
+ * The Raft consensus algorithm as a synchronous, deterministic state machine (after etcd-raft's
+ * `raft` struct). It never performs I/O: messages to send collect in `msgs`, answered reads in
+ * `readStates`, and the log's unstable tail waits for the application to persist it. `RawNode`
+ * wraps it with the Ready/Advance protocol. Handlers for each role live beside it in
+ * election.ts, replication.ts and follower.ts.
+ */
+export class Raft {
+  readonly id: NodeId
+  readonly config: ResolvedRaftConfig
+  readonly logger: Logger
+  readonly log: RaftLog
+  tracker: ProgressTracker
+
+  term = 0
+  vote: NodeId | null = null
+  lead: NodeId | null = null
+  role: Role = 'follower'
+
+  /** Messages to send once the current Ready is persisted. */
+  msgs: Message[] = []
+  /** Reads confirmed since the last Ready. */
+  readStates: ReadState[] = []
+
+  electionElapsed = 0
+  heartbeatElapsed = 0
+  randomizedElectionTimeout = 0
+  /** The node leadership is being handed to, while a transfer is under way. */
+  leadTransferee: NodeId | null = null
+  /** The index of the newest conf change proposed; a second waits until it is applied (one change at a time). */
+  pendingConfIndex = 0
+  /** Bytes of entries appended in this term and not yet applied (leader only). */
+  uncommittedBytes = 0
+  reads = new ReadIndexQueue()
+  earlyReads: EarlyRead[] = []
+  incomingSnapshot: IncomingSnapshot | undefined
+
+  constructor (config: RaftConfig, storage: RaftStorage) {
+    this.config = resolveRaftConfig(config)
+    this.id = config.id
+    this.logger = config.logger
+    const { hardState, conf } = storage.initialState()
+    this.log = new RaftLog(storage, this.config.applied)
+    this.tracker = new ProgressTracker(conf, this.config.maxInflightMsgs, this.config.maxInflightBytes)
+    this.term = hardState.term
+    this.vote = hardState.vote
+    this.becomeFollower(this.term, null)
+    this.logger.info('started', { term: this.term, commit: this.log.committed, applied: this.log.applied, lastIndex: this.log.lastIndex(), voters: conf.voters.join(',') })
+  }
+
+  // ---- time ----
+
+  /** One tick of logical time: followers and candidates count toward an election, leaders toward heartbeats and quorum checks. */
+  tick (): void {
+    if (this.role === 'leader') this.tickLeader()
+    else this.tickElection()
+  }
+
+  private tickElection (): void {
+    this.electionElapsed++
+    if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0
+      hup(this, false)
+    }
+  }
+
+  private tickLeader (): void {
+    this.heartbeatElapsed++
+    this.electionElapsed++
+    if (this.electionElapsed >= this.config.electionTicks) {
+      this.electionElapsed = 0
+      if (this.config.checkQuorum && !this.tracker.checkQuorumActive(this.id)) {
+        this.logger.warn('stepped down: quorum not heard from', { term: this.term })
+        this.becomeFollower(this.term, null)
+        return
+      }
+      // A transfer that has not finished within an election timeout is given up.
+      if (this.leadTransferee !== null) this.abortLeaderTransfer('timed out')
+    }
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0
+      bcastHeartbeat(this)
+    }
+  }
+
+  // ---- roles ----
+
+  private reset (term: number): void {
+    if (this.term !== term) {
+      this.term = term
+      this.vote = null
+    }
+    this.lead = null
+    this.electionElapsed = 0
+    this.heartbeatElapsed = 0
+    this.randomizedElectionTimeout = randomInt(this.config.rng, this.config.electionTicks, 2 * this.config.electionTicks)
+    this.leadTransferee = null
+    this.tracker.resetVotes()
+    this.tracker.resetProgress(this.id, this.log.lastIndex())
+    this.pendingConfIndex = 0
+    this.uncommittedBytes = 0
+    this.reads = new ReadIndexQueue()
+    this.earlyReads = []
+  }
+
+  becomeFollower (term: number, lead: NodeId | null): void {
+    this.reset(term)
+    this.lead = lead
+    this.role = 'follower'
+    this.logger.info('became follower', { term, leader: lead })
+  }
+
+  becomePreCandidate (): void {
+    assert(this.role !== 'leader', 'a leader cannot become pre-candidate')
+    // Pre-vote changes neither term nor vote: a node that cannot win disturbs no one (thesis §9.6).
+    this.tracker.resetVotes()
+    this.lead = null
+    this.role = 'preCandidate'
+    this.logger.info('became pre-candidate', { term: this.term })
+  }
+
+  becomeCandidate (): void {
+    assert(this.role !== 'leader', 'a leader cannot become candidate')
+    this.reset(this.term + 1)
+    this.vote = this.id
+    this.role = 'candidate'
+    this.logger.info('became candidate', { term: this.term })
+  }
+
+  becomeLeader (): void {
+    assert(this.role === 'candidate', 'only a candidate becomes leader', { role: this.role })
+    this.reset(this.term)
+    this.lead = this.id
+    this.role = 'leader'
+    this.tracker.progress.get(this.id)?.becomeReplicate()
+    // Conf changes in the uncommitted tail may still be pending; count the whole tail as such.
+    this.pendingConfIndex = this.log.lastIndex()
+    // A no-op entry of the new term commits the entries of earlier terms (§5.4.2) and lets reads
+    // be served once it commits (thesis §6.4).
+    appendEntries(this, [{ type: 'normal', data: new Uint8Array() }])
+    this.logger.info('became leader', { term: this.term })
+  }
+
+  /** A voter that is not waiting for a snapshot to be persisted may campaign. */
+  isPromotable (): boolean {
+    return this.tracker.isVoter(this.id) && this.log.pendingSnapshot() === undefined
+  }
+
+  // ---- messages ----
+
+  /** Queues a message for sending once the current Ready is persisted. */
+  send (message: Message): void {
+    assert(message.to !== this.id, 'a node does not send to itself', { type: message.type })
+    this.msgs.push(message)
+  }
+
+  /** Handles one message from another node: the term rules of §5.1 first, then the role's own handler. */
+  step (m: Message): void {
+    if (m.term > this.term && m.term !== 0) {
+      if (m.type === 'vote' || m.type === 'preVote') {
+        // Check-quorum's other half: while in touch with a leader, ignore candidates (unless the
+        // leader itself asked for the election by transferring leadership).
+        const inLease = this.config.checkQuorum && this.lead !== null && this.electionElapsed < this.config.electionTicks
+        if (inLease && !m.transfer) {
+          this.logger.info('ignored vote request in leader lease', { from: m.from, type: m.type, term: m.term, remainingTicks: this.config.electionTicks - this.electionElapsed })
+          return
+        }
+      }
+      if (m.type === 'preVote' || (m.type === 'preVoteResponse' && !m.reject)) {
+        // A pre-vote and a granted answer to one carry the next term without anyone being in it yet.
+      } else if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
+        this.becomeFollower(m.term, m.from)
+      } else {
+        this.becomeFollower(m.term, null)
+      }
+    } else if (m.term < this.term && m.term !== 0) {
+      if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+        // A stale leader cut off by pre-vote would never learn of the new term: tell it.
+        this.send({ type: 'appendResponse', from: this.id, to: m.from, term: this.term, index: 0, reject: false, rejectHint: 0, logTerm: 0 })
+      } else if (m.type === 'preVote') {
+        this.send({ type: 'preVoteResponse', from: this.id, to: m.from, term: this.term, reject: true })
+      }
+      return
+    }
+
+    if (m.type === 'vote' || m.type === 'preVote') {
+      handleVoteRequest(this, m)
+      return
+    }
+    switch (this.role) {
+      case 'leader': stepLeader(this, m); break
+      case 'candidate':
+      case 'preCandidate': stepCandidate(this, m); break
+      case 'follower': this.stepFollower(m); break
+    }
+  }
+
+  private stepFollower (m: Message): void {
+    switch (m.type) {
+      case 'append':
+        this.electionElapsed = 0
+        this.lead = m.from
+        handleAppend(this, m)
+        break
+      case 'heartbeat':
+        this.electionElapsed = 0
+        this.lead = m.from
+        handleHeartbeat(this, m)
+        break
+      case 'snapshot':
+        this.electionElapsed = 0
+        this.lead = m.from
+        handleSnapshotChunk(this, m)
+        break
+      case 'timeoutNow':
+        this.logger.info('leadership handed over', { from: m.from, term: this.term })
+        hup(this, true)
+        break
+      case 'readIndexResponse':
+        this.readStates.push({ index: m.index, context: m.context })
+        break
+      default:
+        // Proposals and reads forwarded to a former leader are dropped; their callers retry.
+        break
+    }
+  }
+
+  // ---- requests from the application ----
+
+  /** Proposes entries. A follower forwards them to the leader it knows. */
+  propose (payloads: readonly EntryPayload[]): Acceptance {
+    if (this.role !== 'leader') {
+      if (this.lead === null || this.role !== 'follower') return this.refuse('noLeader')
+      this.send({ type: 'propose', from: this.id, to: this.lead, term: 0, entries: payloads })
+      return { ok: true }
+    }
+    return this.acceptProposal(payloads)
+  }
+
+  /** The leader's checks on a proposal, local or forwarded. */
+  acceptProposal (payloads: readonly EntryPayload[]): Acceptance {
+    if (!this.tracker.progress.has(this.id)) return this.refuse('removed')
+    if (this.leadTransferee !== null) return this.refuse('transferring')
+    const changes = payloads.filter(payload => payload.type === 'confChange')
+    if (changes.length > 0) {
+      if (changes.length > 1 || this.pendingConfIndex > this.log.applied) return this.refuse('confChangePending')
+      if (!this.isValidChange((changes[0] as { change: ConfChange }).change)) return this.refuse('invalidConfChange')
+    }
+    const bytes = payloads.reduce((total, payload) => total + entrySizeBytes(payload), 0)
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedEntriesBytes) return this.refuse('uncommittedLimit')
+    const lastIndex = appendEntries(this, payloads)
+    if (changes.length > 0) {
+      const position = payloads.findIndex(payload => payload.type === 'confChange')
+      this.pendingConfIndex = lastIndex - payloads.length + 1 + position
+    }
+    bcastAppend(this)
+    return { ok: true }
+  }
+
+  /** A change must fit the current membership, and may not remove the last voter. */
+  private isValidChange (change: ConfChange): boolean {
+    const { voters, learners } = this.tracker
+    switch (change.type) {
+      case 'addLearner': return !voters.has(change.node) && !learners.has(change.node)
+      case 'addVoter': return !voters.has(change.node)
+      case 'removeNode': return (voters.has(change.node) && voters.size > 1) || learners.has(change.node)
+    }
+  }
+
+  /**
+   * Asks for a linearizable read (thesis §6.4). The answer arrives as a `ReadState` carrying
+   * `context`; the read may be served once applied ≥ its index.
+   */
+  readIndex (context: string): Acceptance {
+    if (this.role === 'leader') return serveRead(this, this.id, context)
+    if (this.role !== 'follower' || this.lead === null) return this.refuse('noLeader')
+    this.send({ type: 'readIndex', from: this.id, to: this.lead, term: this.term, context })
+    return { ok: true }
+  }
+
+  /** Hands leadership to `to` (thesis §3.10): catch it up, then tell it to campaign at once. */
+  transferLeadership (to: NodeId): Acceptance {
+    if (this.role !== 'leader') return this.refuse('notLeader')
+    if (to === this.id) return { ok: true }
+    const progress = this.tracker.progress.get(to)
+    if (progress === undefined) return this.refuse('unknownNode')
+    if (progress.isLearner) return this.refuse('learner')
+    if (this.leadTransferee === to) return { ok: true }
+    if (this.leadTransferee !== null) this.abortLeaderTransfer('superseded')
+    this.logger.info('transferring leadership', { to, term: this.term })
+    this.electionElapsed = 0
+    this.leadTransferee = to
+    if (progress.match === this.log.lastIndex()) sendTimeoutNow(this, to)
+    else sendAppend(this, to)
+    return { ok: true }
+  }
+
+  abortLeaderTransfer (why: string): void {
+    this.logger.info('leadership transfer abandoned', { to: this.leadTransferee, why })
+    this.leadTransferee = null
+  }
+
+  private refuse (reason: RefusalReason): Acceptance {
+    return { ok: false, reason, leader: this.lead }
+  }
+
+  // ---- membership ----
+
+  /**
+   * Applies a committed membership change, when the application applies its entry. A removed
+   * leader steps down; a leader whose quorum changed may now commit more.
+   */
+  applyConfChange (change: ConfChange): ConfState {
+    this.tracker.applyChange(change, this.log.lastIndex())
+    this.logger.info('applied conf change', { change: change.type, node: change.node, voters: [...this.tracker.voters].sort().join(',') })
+    if (this.role === 'leader') {
+      if (!this.tracker.isVoter(this.id)) {
+        this.logger.info('stepped down: removed from the configuration', { term: this.term })
+        this.becomeFollower(this.term, null)
+      } else {
+        if (this.leadTransferee !== null && !this.tracker.progress.has(this.leadTransferee)) this.abortLeaderTransfer('transferee removed')
+        if (this.maybeCommit()) bcastAppend(this)
+        else for (const id of this.tracker.members()) if (id !== this.id) sendAppend(this, id)
+      }
+    }
+    return this.tracker.confState()
+  }
+
+  /** Adopts the membership a snapshot carries. */
+  restoreMembership (conf: ConfState): void {
+    this.tracker = new ProgressTracker(conf, this.config.maxInflightMsgs, this.config.maxInflightBytes)
+    this.tracker.resetProgress(this.id, this.log.lastIndex())
+  }
+
+  /** The leader advances the commit index to what a quorum has, under the current-term rule. */
+  maybeCommit (): boolean {
+    const committed = this.log.maybeCommit(this.tracker.committedIndex(), this.term)
+    if (committed) {
+      // The first commit of the term releases reads that were waiting for it.
+      const early = this.earlyReads
+      this.earlyReads = []
+      for (const read of early) serveRead(this, read.from, read.context)
+    }
+    return committed
+  }
+
+  /** True when committed-but-unapplied entries hold a conf change: a node must not campaign on a stale membership. */
+  hasUnappliedConfChanges (): boolean {
+    let lo = this.log.applied + 1
+    const hi = this.log.committed + 1
+    while (lo < hi) {
+      const entries: Entry[] = this.log.slice(lo, hi, this.config.maxCommittedBytesPerReady) ?? []
+      if (entries.length === 0) return false
+      if (entries.some(entry => entry.type === 'confChange')) return true
+      lo = (entries[entries.length - 1] as Entry).index + 1
+    }
+    return false
+  }
+
+  /** Applied entries leave the uncommitted tail that bounds new proposals. */
+  reduceUncommittedBytes (entries: readonly Entry[]): void {
+    if (this.role !== 'leader') return
+    const bytes = entries.reduce((total, entry) => total + entrySizeBytes(entry), 0)
+    this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes)
+  }
+}

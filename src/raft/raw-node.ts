@@ -1,0 +1,199 @@
+import { assert } from '../lib/assert.js'
+import type { NodeId } from '../lib/ids.js'
+import type { RaftConfig } from './config.js'
+import { hup } from './election.js'
+import { Raft, type Acceptance } from './raft.js'
+import type { RaftStorage } from './storage.js'
+import type { ConfChange, ConfState, Entry, HardState, Message, ReadState, Role, Snapshot, SoftState } from './types.js'
+
+/**
+ * Everything the application must do after the core moved. The contract, in this order:
+ * 1. persist `snapshot`, `entries` (replacing any conflicting tail) and `hardState` — durably
+ *    (fsync) when `mustSync` — in one atomic write;
+ * 2. only then send `messages`;
+ * 3. apply `snapshot`, then `committedEntries` (calling `applyConfChange` for conf changes), and
+ *    serve `readStates` once applied reaches their index;
+ * 4. call `advance` with this Ready.
+ */
+export interface Ready {
+  /** Present when leader or role changed. */
+  readonly softState?: SoftState | undefined
+  /** Present when term, vote or commit changed. */
+  readonly hardState?: HardState | undefined
+  readonly entries: readonly Entry[]
+  readonly snapshot?: Snapshot | undefined
+  readonly committedEntries: readonly Entry[]
+  readonly messages: readonly Message[]
+  readonly readStates: readonly ReadState[]
+  /** Term, vote or entries changed: the write must reach stable storage before anything is sent. */
+  readonly mustSync: boolean
+}
+
+/** What a node can say about itself, for `galaxy status` and for tests. */
+export interface RaftStatus {
+  readonly id: NodeId
+  readonly term: number
+  readonly vote: NodeId | null
+  readonly commit: number
+  readonly applied: number
+  readonly lastIndex: number
+  readonly leader: NodeId | null
+  readonly role: Role
+  readonly conf: ConfState
+  readonly leadTransferee: NodeId | null
+  /** The leader's view of each member; empty on other nodes. */
+  readonly progress: Readonly<Record<string, { readonly match: number, readonly next: number, readonly state: string }>>
+}
+
+/**
+ * The application's handle on a Raft core (after etcd-raft's RawNode): feed it time, messages and
+ * requests; take a `Ready`, carry it out, `advance`. Synchronous and deterministic: it performs no
+ * I/O, reads no clock and draws randomness only from the injected generator.
+ */
+export class RawNode {
+  private readonly raft: Raft
+  private prevSoftState: SoftState
+  private prevHardState: HardState
+  private outstanding: Ready | undefined
+
+  constructor (config: RaftConfig, storage: RaftStorage) {
+    this.raft = new Raft(config, storage)
+    this.prevSoftState = this.softState()
+    this.prevHardState = this.hardState()
+  }
+
+  /** Advances logical time by one tick. */
+  tick (): void {
+    this.raft.tick()
+  }
+
+  /** Hands the core a message from another node; messages addressed to someone else are dropped. */
+  step (message: Message): void {
+    if (message.to !== this.raft.id) return
+    this.raft.step(message)
+  }
+
+  /** Starts an election now (pre-vote first when enabled), as an election timeout would. */
+  campaign (): void {
+    hup(this.raft, false)
+  }
+
+  /** Proposes one or more commands; a follower forwards them to its leader. Not a promise to commit. */
+  propose (data: Uint8Array | readonly Uint8Array[]): Acceptance {
+    const items = data instanceof Uint8Array ? [data] : data
+    return this.raft.propose(items.map(item => ({ type: 'normal' as const, data: item })))
+  }
+
+  /** Proposes a membership change; one at a time. */
+  proposeConfChange (change: ConfChange): Acceptance {
+    return this.raft.propose([{ type: 'confChange', change }])
+  }
+
+  /** Asks for a linearizable read; the answer is a `ReadState` with this `context` in a later Ready. */
+  readIndex (context: string): Acceptance {
+    return this.raft.readIndex(context)
+  }
+
+  /** Hands leadership to `to`; only on the leader. */
+  transferLeadership (to: NodeId): Acceptance {
+    return this.raft.transferLeadership(to)
+  }
+
+  /** Applies a committed membership change; call it when its entry is applied. Returns the new membership. */
+  applyConfChange (change: ConfChange): ConfState {
+    return this.raft.applyConfChange(change)
+  }
+
+  status (): RaftStatus {
+    const r = this.raft
+    const progress: Record<string, { match: number, next: number, state: string }> = {}
+    if (r.role === 'leader') {
+      for (const [id, p] of r.tracker.progress) progress[id] = { match: p.match, next: p.next, state: p.state }
+    }
+    return {
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      leader: r.lead,
+      role: r.role,
+      conf: r.tracker.confState(),
+      leadTransferee: r.leadTransferee,
+      progress
+    }
+  }
+
+  hasReady (): boolean {
+    const r = this.raft
+    return r.msgs.length > 0 ||
+      r.readStates.length > 0 ||
+      r.log.unstableEntries().length > 0 ||
+      r.log.pendingSnapshot() !== undefined ||
+      r.log.hasNextCommittedEntries() ||
+      !sameSoftState(this.softState(), this.prevSoftState) ||
+      !sameHardState(this.hardState(), this.prevHardState)
+  }
+
+  /** Takes what is ready. Carry it out per the `Ready` contract, then `advance`; one Ready at a time. */
+  ready (): Ready {
+    assert(this.outstanding === undefined, 'ready() called again before advance()')
+    const r = this.raft
+    const softState = this.softState()
+    const hardState = this.hardState()
+    const softChanged = !sameSoftState(softState, this.prevSoftState)
+    const hardChanged = !sameHardState(hardState, this.prevHardState)
+    const entries = r.log.unstableEntries().slice()
+    const ready: Ready = {
+      softState: softChanged ? softState : undefined,
+      hardState: hardChanged ? hardState : undefined,
+      entries,
+      snapshot: r.log.pendingSnapshot(),
+      committedEntries: r.log.nextCommittedEntries(r.config.maxCommittedBytesPerReady),
+      messages: r.msgs,
+      readStates: r.readStates,
+      mustSync: entries.length > 0 || hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote
+    }
+    r.msgs = []
+    r.readStates = []
+    this.prevSoftState = softState
+    this.prevHardState = hardState
+    this.outstanding = ready
+    return ready
+  }
+
+  /** Says that `ready` was persisted, sent and applied. */
+  advance (ready: Ready): void {
+    assert(this.outstanding === ready, 'advance() with a Ready other than the last one taken')
+    this.outstanding = undefined
+    const log = this.raft.log
+    if (ready.snapshot !== undefined) {
+      log.stableSnapshotTo(ready.snapshot.metadata.index)
+      log.appliedTo(ready.snapshot.metadata.index)
+    }
+    const lastEntry = ready.entries[ready.entries.length - 1]
+    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term)
+    const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1]
+    if (lastCommitted !== undefined) {
+      log.appliedTo(lastCommitted.index)
+      this.raft.reduceUncommittedBytes(ready.committedEntries)
+    }
+  }
+
+  private softState (): SoftState {
+    return { leader: this.raft.lead, role: this.raft.role }
+  }
+
+  private hardState (): HardState {
+    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed }
+  }
+}
+
+function sameSoftState (a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role
+}
+
+function sameHardState (a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit
+}
