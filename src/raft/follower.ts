@@ -86,15 +86,12 @@ function answerChunk (r: Raft, m: Extract<Message, { type: 'snapshot' }>, offset
 
 /**
  * Installs a complete snapshot (thesis §5.3), unless our log already holds its last entry, in which
- * case it only moves the commit index. A snapshot whose membership leaves us out is refused.
+ * case it only moves the commit index. The snapshot's membership may not include us yet: a
+ * learner added after the leader's last snapshot learns of itself from the entries that follow.
  */
 function restore (r: Raft, snapshot: Snapshot): boolean {
   const { index, term, conf } = snapshot.metadata
   if (index <= r.log.committed) return false
-  if (!conf.voters.includes(r.id) && !conf.learners.includes(r.id)) {
-    r.logger.warn('refused snapshot that does not include this node', { index, term })
-    return false
-  }
   if (r.log.matchTerm(index, term)) {
     r.log.commitTo(index)
     return false

@@ -27,6 +27,13 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest append: its answer may be lost, and a full window would then never drain. */
+  freeFirst (): void {
+    if (this.indexes.length === 0) return
+    this.indexes.shift()
+    this.bytes -= this.sizes.shift() as number
+  }
+
   isFull (): boolean {
     return this.indexes.length >= this.maxCount || this.bytes >= this.maxBytes
   }

@@ -104,6 +104,11 @@ export class RawNode {
     return this.raft.applyConfChange(change)
   }
 
+  /** Term, role and leader only: cheap enough to ask after every step. */
+  basicStatus (): { readonly term: number, readonly role: Role, readonly leader: NodeId | null, readonly commit: number } {
+    return { term: this.raft.term, role: this.raft.role, leader: this.raft.lead, commit: this.raft.log.committed }
+  }
+
   status (): RaftStatus {
     const r = this.raft
     const progress: Record<string, { match: number, next: number, state: string }> = {}

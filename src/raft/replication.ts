@@ -177,8 +177,22 @@ function handleHeartbeatResponse (r: Raft, m: Extract<Message, { type: 'heartbea
   if (progress === undefined) return
   progress.recentActive = true
   progress.probeSent = false
-  if (progress.state === 'snapshot') sendSnapshotChunk(r, m.from, progress)
-  else if (progress.match < r.log.lastIndex()) sendAppend(r, m.from)
+  // The follower is alive; if all appends in flight were lost, free a slot so that one more append
+  // goes out, finds the gap, and turns the follower back to probing.
+  if (progress.state === 'replicate' && progress.inflights.isFull()) progress.inflights.freeFirst()
+  if (progress.state === 'snapshot') {
+    const transfer = progress.transfer
+    if (transfer !== undefined && transfer.ackedBytes >= transfer.snapshot.data.byteLength) {
+      // Every chunk arrived but the follower's answer after installing was lost: find out where it stands.
+      progress.becomeProbe()
+      sendAppend(r, m.from)
+    } else {
+      // Resend the chunk the follower is waiting for, in case it was lost.
+      sendSnapshotChunk(r, m.from, progress)
+    }
+  } else if (progress.match < r.log.lastIndex()) {
+    sendAppend(r, m.from)
+  }
   if (m.context === 0) return
   const acks = r.reads.acknowledge(m.context, m.from)
   if (acks === undefined || r.tracker.voteResult(id => acks.has(id) ? true : undefined) !== 'won') return

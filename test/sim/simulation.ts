@@ -1,0 +1,451 @@
+import type { NodeId } from '../../src/lib/ids.js'
+import { silentLogger } from '../../src/lib/logger.js'
+import { randomFloat, randomInt, SeededRng, type Rng } from '../../src/lib/rng.js'
+import { RawNode } from '../../src/raft/raw-node.js'
+import { MemoryStorage } from '../../src/raft/storage.js'
+import type { ConfState, Message } from '../../src/raft/types.js'
+import { bootstrapStorage } from '../raft/cluster.js'
+import { EventQueue } from './event-queue.js'
+import { InvariantChecker, payloadOf, type Violation } from './invariants.js'
+
+/** One simulated run: which seed, how many initial voters, how long faults go on, then how long to settle. */
+export interface SimOptions {
+  readonly seed: number
+  readonly voters: number
+  readonly faultMs: number
+  readonly settleMs: number
+}
+
+export interface SimResult {
+  readonly seed: number
+  readonly violations: readonly Violation[]
+  readonly stats: Readonly<Record<string, number>>
+}
+
+const tickMs = 10
+const electionTicks = 10
+/** Apply this many entries between snapshots; keep this many behind the snapshot for slow followers. */
+const snapshotEvery = 40
+const retainAfterSnapshot = 5
+
+type SimEvent =
+  | { type: 'tick', node: NodeId, incarnation: number }
+  | { type: 'deliver', message: Message }
+  | { type: 'ready', node: NodeId, incarnation: number }
+  | { type: 'resume', node: NodeId, incarnation: number }
+  | { type: 'restart', node: NodeId }
+  | { type: 'remove', node: NodeId }
+  | { type: 'client' }
+  | { type: 'fault' }
+  | { type: 'heal' }
+  | { type: 'probe' }
+
+interface SimNode {
+  readonly id: NodeId
+  incarnation: number
+  raw: RawNode
+  readonly storage: MemoryStorage
+  up: boolean
+  removed: boolean
+  pausedUntilMs: number
+  readyScheduled: boolean
+  appliedIndex: number
+  /** index → payload of every normal entry applied, for snapshots. */
+  appliedLog: Array<[number, string]>
+  conf: ConfState
+  lastSnapshotIndex: number
+  /** read context → the completed-write floor when it was asked. */
+  readonly reads: Map<string, number>
+  /** Ticks run a little fast or slow per node. */
+  readonly tickJitterMs: number
+}
+
+/**
+ * A deterministic world for Raft cores: virtual time, a network that drops, duplicates, delays
+ * and reorders messages and can be partitioned (symmetric or one-way), nodes that pause, crash and
+ * restart from what they persisted, clients writing and reading, membership changes, leadership
+ * transfers and snapshots with compaction. Every decision comes from one seeded generator, so a
+ * seed replays exactly. The invariant checker looks at every persisted Ready and applied entry.
+ */
+export class Simulation {
+  private readonly rng: Rng
+  private readonly events = new EventQueue<SimEvent>()
+  private readonly nodes = new Map<NodeId, SimNode>()
+  private readonly checker = new InvariantChecker()
+  private readonly cut = new Set<string>()
+  private nowMs = 0
+  private dropRate = 0
+  private duplicateRate = 0
+  private maxDelayMs = 5
+  /** Per-seed flow-control limits: one entry per message and one message in flight open up interleavings (Figure 8) that big batches hide. */
+  private readonly maxSizePerMsgBytes: number
+  private readonly maxInflightMsgs: number
+  private healed = false
+  private writeSeq = 0
+  private readSeq = 0
+  private nextNodeNumber: number
+  private probeApplied = false
+  private readonly stats: Record<string, number> = { crashes: 0, pauses: 0, partitions: 0, snapshotsSent: 0, snapshotsMade: 0, confChanges: 0, transfers: 0, reads: 0, readsAnswered: 0, elections: 0 }
+
+  constructor (private readonly options: SimOptions) {
+    this.rng = new SeededRng(options.seed)
+    this.maxSizePerMsgBytes = [1, 64, 512, 4096][randomInt(this.rng, 0, 4)] as number
+    this.maxInflightMsgs = [1, 2, 8, 256][randomInt(this.rng, 0, 4)] as number
+    const voters = Array.from({ length: options.voters }, (_, i) => String(i + 1) as NodeId)
+    this.nextNodeNumber = options.voters + 1
+    for (const node of voters) {
+      const storage = bootstrapStorage(voters)
+      this.checker.persisted(node, { entries: storage.entries(1, voters.length + 1, Infinity), hardState: storage.savedHardState() }, 1)
+      this.startNode(node, storage)
+    }
+    this.dropRate = randomFloat(this.rng) * 0.1
+    this.duplicateRate = randomFloat(this.rng) * 0.05
+    this.maxDelayMs = 1 + randomInt(this.rng, 0, 20)
+    this.events.push(20, { type: 'client' })
+    this.events.push(200, { type: 'fault' })
+    this.events.push(options.faultMs, { type: 'heal' })
+    this.events.push(options.faultMs + options.settleMs / 2, { type: 'probe' })
+  }
+
+  /** Runs to the end and reports what broke, if anything. */
+  run (): SimResult {
+    const endMs = this.options.faultMs + this.options.settleMs
+    for (let next = this.events.pop(); next !== undefined && next.atMs <= endMs; next = this.events.pop()) {
+      this.nowMs = next.atMs
+      this.checker.nowMs = next.atMs
+      this.handle(next.event)
+      if (this.checker.violations.length > 0) break
+    }
+    if (this.checker.violations.length === 0) this.checkLiveness()
+    return {
+      seed: this.options.seed,
+      violations: this.checker.violations,
+      stats: { ...this.stats, committed: this.checker.committedCount(), writes: this.writeSeq }
+    }
+  }
+
+  // ---- nodes ----
+
+  private startNode (id: NodeId, storage: MemoryStorage): SimNode {
+    const previous = this.nodes.get(id)
+    const snapshot = storage.snapshot()
+    const node: SimNode = {
+      id,
+      incarnation: (previous?.incarnation ?? 0) + 1,
+      raw: new RawNode({ id, electionTicks, heartbeatTicks: 1, applied: snapshot.metadata.index, maxSizePerMsgBytes: this.maxSizePerMsgBytes, maxInflightMsgs: this.maxInflightMsgs, snapshotChunkBytes: 64, rng: new SeededRng(randomInt(this.rng, 0, 2 ** 32)), logger: silentLogger }, storage),
+      storage,
+      up: true,
+      removed: false,
+      pausedUntilMs: 0,
+      readyScheduled: false,
+      appliedIndex: snapshot.metadata.index,
+      appliedLog: decodeSnapshot(snapshot.data),
+      conf: snapshot.metadata.conf,
+      lastSnapshotIndex: snapshot.metadata.index,
+      reads: new Map(),
+      tickJitterMs: randomInt(this.rng, -2, 3)
+    }
+    this.nodes.set(id, node)
+    this.events.push(this.nowMs + randomInt(this.rng, 1, tickMs + 1), { type: 'tick', node: id, incarnation: node.incarnation })
+    return node
+  }
+
+  private alive (node: SimNode | undefined, incarnation?: number): node is SimNode {
+    return node !== undefined && node.up && !node.removed && (incarnation === undefined || node.incarnation === incarnation)
+  }
+
+  private scheduleReady (node: SimNode): void {
+    if (node.readyScheduled) return
+    node.readyScheduled = true
+    // A short, random gap between a step and its Ready lets crashes fall in between.
+    this.events.push(Math.max(this.nowMs, node.pausedUntilMs) + randomInt(this.rng, 0, 3), { type: 'ready', node: node.id, incarnation: node.incarnation })
+  }
+
+  private afterStep (node: SimNode): void {
+    const { term, role } = node.raw.basicStatus()
+    if (role === 'leader') this.checker.leaderSeen(node.id, term)
+    if (node.raw.hasReady()) this.scheduleReady(node)
+  }
+
+  // ---- events ----
+
+  private handle (event: SimEvent): void {
+    switch (event.type) {
+      case 'tick': return this.onTick(event.node, event.incarnation)
+      case 'deliver': return this.onDeliver(event.message)
+      case 'ready': return this.onReady(event.node, event.incarnation)
+      case 'resume': return this.onResume(event.node, event.incarnation)
+      case 'restart': return this.onRestart(event.node)
+      case 'remove': return this.onRemove(event.node)
+      case 'client': return this.onClient()
+      case 'fault': return this.onFault()
+      case 'heal': return this.onHeal()
+      case 'probe': return this.onProbe()
+    }
+  }
+
+  private onTick (id: NodeId, incarnation: number): void {
+    const node = this.nodes.get(id)
+    if (!this.alive(node, incarnation)) return
+    this.events.push(this.nowMs + tickMs + node.tickJitterMs, { type: 'tick', node: id, incarnation })
+    if (node.pausedUntilMs > this.nowMs) return
+    node.raw.tick()
+    this.afterStep(node)
+  }
+
+  private onDeliver (message: Message): void {
+    const node = this.nodes.get(message.to)
+    if (!this.alive(node)) return
+    if (node.pausedUntilMs > this.nowMs) {
+      this.events.push(node.pausedUntilMs + randomInt(this.rng, 0, 3), { type: 'deliver', message })
+      return
+    }
+    if (message.type === 'snapshot' && message.offset === 0) this.stats.snapshotsSent = (this.stats.snapshotsSent ?? 0) + 1
+    node.raw.step(message)
+    this.afterStep(node)
+  }
+
+  private send (message: Message): void {
+    if (this.cut.has(`${message.from}>${message.to}`)) return
+    if (randomFloat(this.rng) < this.dropRate) return
+    const copies = randomFloat(this.rng) < this.duplicateRate ? 2 : 1
+    for (let i = 0; i < copies; i++) this.events.push(this.nowMs + 1 + randomInt(this.rng, 0, this.maxDelayMs), { type: 'deliver', message })
+  }
+
+  /** Carries out one Ready per the contract: persist, check, send, apply, advance. */
+  private onReady (id: NodeId, incarnation: number): void {
+    const node = this.nodes.get(id)
+    if (!this.alive(node, incarnation)) return
+    node.readyScheduled = false
+    if (node.pausedUntilMs > this.nowMs) {
+      this.scheduleReady(node)
+      return
+    }
+    if (!node.raw.hasReady()) return
+    const ready = node.raw.ready()
+    node.storage.save(ready)
+    if (ready.softState?.role === 'leader') this.stats.elections = (this.stats.elections ?? 0) + 1
+    this.checker.persisted(id, ready, node.raw.basicStatus().term)
+    for (const message of ready.messages) this.send(message)
+    if (ready.snapshot !== undefined) {
+      node.appliedLog = decodeSnapshot(ready.snapshot.data)
+      node.appliedIndex = ready.snapshot.metadata.index
+      node.conf = ready.snapshot.metadata.conf
+      node.lastSnapshotIndex = ready.snapshot.metadata.index
+    }
+    for (const entry of ready.committedEntries) {
+      node.appliedIndex = entry.index
+      if (entry.type === 'confChange') {
+        node.conf = node.raw.applyConfChange(entry.change)
+        if (entry.change.type === 'removeNode' && this.nodes.has(entry.change.node)) {
+          // The operator shuts a removed node down once the cluster has moved on.
+          this.events.push(this.nowMs + 200, { type: 'remove', node: entry.change.node })
+        }
+      } else if (entry.data.byteLength > 0) {
+        this.checker.appliedEntry(id, entry)
+        node.appliedLog.push([entry.index, payloadOf(entry)])
+        if (payloadOf(entry) === 'wprobe') this.probeApplied = true
+      }
+    }
+    for (const read of ready.readStates) {
+      const floor = node.reads.get(read.context)
+      if (floor === undefined) continue
+      node.reads.delete(read.context)
+      this.stats.readsAnswered = (this.stats.readsAnswered ?? 0) + 1
+      this.checker.readAnswered(id, read.context, read.index, floor)
+    }
+    node.raw.advance(ready)
+    this.maybeSnapshot(node)
+    this.afterStep(node)
+  }
+
+  private maybeSnapshot (node: SimNode): void {
+    if (node.appliedIndex - node.lastSnapshotIndex < snapshotEvery) return
+    node.storage.createSnapshot(node.appliedIndex, node.conf, encodeSnapshot(node.appliedLog))
+    node.storage.compact(node.appliedIndex - retainAfterSnapshot)
+    node.lastSnapshotIndex = node.appliedIndex
+    this.stats.snapshotsMade = (this.stats.snapshotsMade ?? 0) + 1
+  }
+
+  private onResume (id: NodeId, incarnation: number): void {
+    const node = this.nodes.get(id)
+    if (this.alive(node, incarnation) && node.pausedUntilMs <= this.nowMs && node.raw.hasReady()) this.scheduleReady(node)
+  }
+
+  private onRestart (id: NodeId): void {
+    const node = this.nodes.get(id)
+    if (node === undefined || node.up || node.removed) return
+    this.startNode(id, node.storage)
+  }
+
+  private onRemove (id: NodeId): void {
+    const node = this.nodes.get(id)
+    if (node !== undefined) node.removed = true
+  }
+
+  // ---- clients ----
+
+  private liveNodes (): SimNode[] {
+    return [...this.nodes.values()].filter(node => this.alive(node))
+  }
+
+  private leaderNode (): SimNode | undefined {
+    let best: SimNode | undefined
+    for (const node of this.liveNodes()) {
+      const status = node.raw.basicStatus()
+      if (status.role === 'leader' && (best === undefined || status.term > best.raw.basicStatus().term)) best = node
+    }
+    return best
+  }
+
+  private pick<T> (items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : items[randomInt(this.rng, 0, items.length)]
+  }
+
+  private onClient (): void {
+    this.events.push(this.nowMs + randomInt(this.rng, 2, 25), { type: 'client' })
+    const roll = randomFloat(this.rng)
+    const node = this.pick(this.liveNodes())
+    if (node === undefined) return
+    if (roll < 0.7) {
+      node.raw.propose(new TextEncoder().encode(`w${++this.writeSeq}`))
+    } else if (roll < 0.93) {
+      const context = `r${++this.readSeq}`
+      this.stats.reads = (this.stats.reads ?? 0) + 1
+      if (node.raw.readIndex(context).ok) node.reads.set(context, this.checker.completedWriteIndex)
+    } else if (this.healed) {
+      // After healing only reads and writes go on, so that liveness is judged on a settled membership.
+    } else if (roll < 0.98) {
+      this.changeMembership()
+    } else {
+      const leader = this.leaderNode()
+      const target = this.pick(leader?.conf.voters.filter(v => v !== leader.id) ?? [])
+      if (leader !== undefined && target !== undefined && leader.raw.transferLeadership(target).ok) this.stats.transfers = (this.stats.transfers ?? 0) + 1
+    }
+    this.afterStep(node)
+  }
+
+  /** Adds a learner, promotes a caught-up learner, or removes a voter (keeping 3 to 5 voters). */
+  private changeMembership (): void {
+    const leader = this.leaderNode()
+    if (leader === undefined) return
+    const { voters, learners } = leader.conf
+    const status = leader.raw.status()
+    const learner = learners.find(l => (status.progress[l]?.match ?? 0) + 5 >= status.commit)
+    let accepted = false
+    if (learners.length === 0 && voters.length < 5 && randomFloat(this.rng) < 0.6) {
+      const id = String(this.nextNodeNumber++) as NodeId
+      accepted = leader.raw.proposeConfChange({ type: 'addLearner', node: id }).ok
+      if (accepted) this.startNode(id, new MemoryStorage())
+    } else if (learner !== undefined && voters.length < 5) {
+      accepted = leader.raw.proposeConfChange({ type: 'addVoter', node: learner }).ok
+    } else if (voters.length > 3) {
+      const target = this.pick(voters)
+      if (target !== undefined) accepted = leader.raw.proposeConfChange({ type: 'removeNode', node: target }).ok
+    }
+    if (accepted) this.stats.confChanges = (this.stats.confChanges ?? 0) + 1
+    this.afterStep(leader)
+  }
+
+  // ---- faults ----
+
+  private onFault (): void {
+    if (this.healed) return
+    this.events.push(this.nowMs + randomInt(this.rng, 50, 600), { type: 'fault' })
+    const nodes = this.liveNodes()
+    const node = this.pick(nodes)
+    const roll = randomFloat(this.rng)
+    if (roll < 0.2) {
+      // Symmetric partition into two random groups.
+      this.cut.clear()
+      const ids = [...this.nodes.keys()]
+      const side = new Set(ids.filter(() => randomFloat(this.rng) < 0.5))
+      for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}>${b}`)
+      this.stats.partitions = (this.stats.partitions ?? 0) + 1
+    } else if (roll < 0.3) {
+      // One-way cuts: a hears b, b does not hear a.
+      const ids = [...this.nodes.keys()]
+      const a = this.pick(ids)
+      const b = this.pick(ids)
+      if (a !== undefined && b !== undefined && a !== b) this.cut.add(`${a}>${b}`)
+      this.stats.partitions = (this.stats.partitions ?? 0) + 1
+    } else if (roll < 0.4) {
+      const leader = this.leaderNode()
+      if (leader !== undefined) {
+        for (const other of this.nodes.keys()) {
+          if (other === leader.id) continue
+          this.cut.add(`${leader.id}>${other}`)
+          this.cut.add(`${other}>${leader.id}`)
+        }
+        this.stats.partitions = (this.stats.partitions ?? 0) + 1
+      }
+    } else if (roll < 0.55) {
+      this.cut.clear()
+    } else if (roll < 0.7 && node !== undefined) {
+      // Crash, the leader half of the time: volatile state, scheduled Readies and undelivered
+      // messages to it are gone.
+      const victim = randomFloat(this.rng) < 0.5 ? (this.leaderNode() ?? node) : node
+      victim.up = false
+      this.stats.crashes = (this.stats.crashes ?? 0) + 1
+      this.events.push(this.nowMs + randomInt(this.rng, 20, 1500), { type: 'restart', node: victim.id })
+    } else if (roll < 0.82 && node !== undefined) {
+      // A pause, like a long GC: no ticks, messages wait.
+      node.pausedUntilMs = this.nowMs + randomInt(this.rng, 20, 2 * electionTicks * tickMs + 300)
+      this.stats.pauses = (this.stats.pauses ?? 0) + 1
+      this.events.push(node.pausedUntilMs, { type: 'resume', node: node.id, incarnation: node.incarnation })
+    } else if (roll < 0.92) {
+      this.dropRate = randomFloat(this.rng) * 0.3
+      this.duplicateRate = randomFloat(this.rng) * 0.1
+      this.maxDelayMs = 1 + randomInt(this.rng, 0, 60)
+    } else {
+      this.dropRate = 0
+    }
+  }
+
+  private onHeal (): void {
+    this.healed = true
+    this.cut.clear()
+    this.dropRate = 0
+    this.duplicateRate = 0
+    this.maxDelayMs = 5
+    for (const node of this.nodes.values()) {
+      if (node.removed) continue
+      if (!node.up) this.startNode(node.id, node.storage)
+      else node.pausedUntilMs = Math.min(node.pausedUntilMs, this.nowMs)
+    }
+  }
+
+  /** Once healed, a write must commit and reach every live member. */
+  private onProbe (): void {
+    if (this.probeApplied) return
+    this.events.push(this.nowMs + 100, { type: 'probe' })
+    const leader = this.leaderNode()
+    if (leader === undefined) return
+    leader.raw.propose(new TextEncoder().encode('wprobe'))
+    this.afterStep(leader)
+  }
+
+  private checkLiveness (): void {
+    const leader = this.leaderNode()
+    if (leader === undefined) {
+      this.checker.violations.push({ atMs: this.nowMs, property: 'liveness', detail: 'no leader after healing' })
+      return
+    }
+    const members = [...leader.conf.voters, ...leader.conf.learners]
+    const lagging = members.filter(id => {
+      const node = this.nodes.get(id)
+      return node !== undefined && this.alive(node) && !node.appliedLog.some(([, payload]) => payload === 'wprobe')
+    })
+    if (!this.probeApplied || lagging.length > 0) {
+      this.checker.violations.push({ atMs: this.nowMs, property: 'liveness', detail: `after healing, the probe write did not reach ${lagging.join(', ') || 'anyone'} (leader ${leader.id})` })
+    }
+  }
+}
+
+function encodeSnapshot (log: Array<[number, string]>): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(log))
+}
+
+function decodeSnapshot (data: Uint8Array): Array<[number, string]> {
+  return data.byteLength === 0 ? [] : JSON.parse(new TextDecoder().decode(data)) as Array<[number, string]>
+}
