@@ -41,17 +41,18 @@ export function shuffled<T> (rng: Rng, items: readonly T[]): T[] {
 
 /**
  * xoshiro128** (Blackman and Vigna), seeded through splitmix32 so that nearby seeds give
- * unrelated streams. Same seed, same sequence, on every platform; the low and high 32 bits of the
- * seed feed separate halves of the state, so distinct safe-integer seeds give distinct streams.
+ * unrelated streams. Same seed, same sequence, on every platform; all 53 bits of a seed count.
  */
 export class SeededRng implements Rng {
   private readonly state: Uint32Array
 
   constructor (readonly seed: number) {
     assert(Number.isSafeInteger(seed) && seed >= 0, 'seed must be a non-negative safe integer', { seed })
+    // Both halves of the seed reach every word of the state: xoshiro's first output depends on
+    // one word alone, so a word fed by only one half would repeat across seeds.
     const low = splitmix32(seed >>> 0)
     const high = splitmix32(Math.floor(seed / 2 ** 32) ^ 0x5bd1e995)
-    this.state = Uint32Array.of(low(), high(), low(), high())
+    this.state = Uint32Array.of(low() ^ high(), low() ^ high(), low() ^ high(), low() ^ high())
   }
 
   uint32 (): number {

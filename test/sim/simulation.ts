@@ -34,6 +34,7 @@ type SimEvent =
   | { type: 'ready', node: NodeId, incarnation: number }
   | { type: 'resume', node: NodeId, incarnation: number }
   | { type: 'restart', node: NodeId }
+  | { type: 'crash', node: NodeId, incarnation: number }
   | { type: 'remove', node: NodeId }
   | { type: 'client' }
   | { type: 'fault' }
@@ -58,6 +59,8 @@ interface SimNode {
   readonly reads: Map<string, number>
   /** Ticks run a little fast or slow per node. */
   readonly tickJitterMs: number
+  /** As leader, whether it has applied anything in its term yet. */
+  committedInTerm: boolean
 }
 
 /**
@@ -80,6 +83,11 @@ export class Simulation {
   /** Per-seed flow-control limits: one entry per message and one message in flight open up interleavings (Figure 8) that big batches hide. */
   private readonly maxSizePerMsgBytes: number
   private readonly maxInflightMsgs: number
+  /** Per-seed fault pace, and how often a freshly elected leader crashes at once (leader churn, where Figure 8 lives). */
+  private readonly faultGapMs: number
+  private readonly churn: number
+  /** Per-seed restart delay: quick restarts let a crashed leader come back before anyone replaces it. */
+  private readonly maxRestartMs: number
   private healed = false
   private writeSeq = 0
   private readSeq = 0
@@ -91,6 +99,9 @@ export class Simulation {
     this.rng = new SeededRng(options.seed)
     this.maxSizePerMsgBytes = [1, 64, 512, 4096][randomInt(this.rng, 0, 4)] as number
     this.maxInflightMsgs = [1, 2, 8, 256][randomInt(this.rng, 0, 4)] as number
+    this.faultGapMs = [40, 150, 600][randomInt(this.rng, 0, 3)] as number
+    this.churn = [0, 0.1, 0.4][randomInt(this.rng, 0, 3)] as number
+    this.maxRestartMs = [150, 1500][randomInt(this.rng, 0, 2)] as number
     const voters = Array.from({ length: options.voters }, (_, i) => String(i + 1) as NodeId)
     this.nextNodeNumber = options.voters + 1
     for (const node of voters) {
@@ -113,7 +124,12 @@ export class Simulation {
     for (let next = this.events.pop(); next !== undefined && next.atMs <= endMs; next = this.events.pop()) {
       this.nowMs = next.atMs
       this.checker.nowMs = next.atMs
-      this.handle(next.event)
+      try {
+        this.handle(next.event)
+      } catch (error) {
+        // An assertion in the core is a safety check too.
+        this.checker.violations.push({ atMs: this.nowMs, property: 'assertion', detail: error instanceof Error ? error.message : String(error) })
+      }
       if (this.checker.violations.length > 0) break
     }
     if (this.checker.violations.length === 0) this.checkLiveness()
@@ -143,7 +159,8 @@ export class Simulation {
       conf: snapshot.metadata.conf,
       lastSnapshotIndex: snapshot.metadata.index,
       reads: new Map(),
-      tickJitterMs: randomInt(this.rng, -2, 3)
+      tickJitterMs: randomInt(this.rng, -2, 3),
+      committedInTerm: false
     }
     this.nodes.set(id, node)
     this.events.push(this.nowMs + randomInt(this.rng, 1, tickMs + 1), { type: 'tick', node: id, incarnation: node.incarnation })
@@ -176,6 +193,7 @@ export class Simulation {
       case 'ready': return this.onReady(event.node, event.incarnation)
       case 'resume': return this.onResume(event.node, event.incarnation)
       case 'restart': return this.onRestart(event.node)
+      case 'crash': return this.onCrash(event.node, event.incarnation)
       case 'remove': return this.onRemove(event.node)
       case 'client': return this.onClient()
       case 'fault': return this.onFault()
@@ -224,7 +242,16 @@ export class Simulation {
     if (!node.raw.hasReady()) return
     const ready = node.raw.ready()
     node.storage.save(ready)
-    if (ready.softState?.role === 'leader') this.stats.elections = (this.stats.elections ?? 0) + 1
+    if (ready.softState?.role === 'leader') {
+      this.stats.elections = (this.stats.elections ?? 0) + 1
+      node.committedInTerm = false
+      if (!this.healed && randomFloat(this.rng) < this.churn) this.crashSoon(node)
+    }
+    if (ready.hardState !== undefined && node.raw.basicStatus().role === 'leader' && !node.committedInTerm && ready.committedEntries.length > 0) {
+      // The first commits of a new leader are where leader completeness is at stake: crash there too.
+      node.committedInTerm = true
+      if (!this.healed && randomFloat(this.rng) < this.churn) this.crashSoon(node)
+    }
     this.checker.persisted(id, ready, node.raw.basicStatus().term)
     for (const message of ready.messages) this.send(message)
     if (ready.snapshot !== undefined) {
@@ -257,6 +284,19 @@ export class Simulation {
     node.raw.advance(ready)
     this.maybeSnapshot(node)
     this.afterStep(node)
+  }
+
+  private crashSoon (node: SimNode): void {
+    this.events.push(this.nowMs + randomInt(this.rng, 0, 4), { type: 'crash', node: node.id, incarnation: node.incarnation })
+  }
+
+  private onCrash (id: NodeId, incarnation: number): void {
+    const node = this.nodes.get(id)
+    if (!this.alive(node, incarnation) || this.healed) return
+    // Volatile state, scheduled Readies and undelivered messages to it are gone.
+    node.up = false
+    this.stats.crashes = (this.stats.crashes ?? 0) + 1
+    this.events.push(this.nowMs + randomInt(this.rng, 20, this.maxRestartMs), { type: 'restart', node: node.id })
   }
 
   private maybeSnapshot (node: SimNode): void {
@@ -351,7 +391,7 @@ export class Simulation {
 
   private onFault (): void {
     if (this.healed) return
-    this.events.push(this.nowMs + randomInt(this.rng, 50, 600), { type: 'fault' })
+    this.events.push(this.nowMs + randomInt(this.rng, Math.floor(this.faultGapMs / 4), this.faultGapMs), { type: 'fault' })
     const nodes = this.liveNodes()
     const node = this.pick(nodes)
     const roll = randomFloat(this.rng)
@@ -385,9 +425,7 @@ export class Simulation {
       // Crash, the leader half of the time: volatile state, scheduled Readies and undelivered
       // messages to it are gone.
       const victim = randomFloat(this.rng) < 0.5 ? (this.leaderNode() ?? node) : node
-      victim.up = false
-      this.stats.crashes = (this.stats.crashes ?? 0) + 1
-      this.events.push(this.nowMs + randomInt(this.rng, 20, 1500), { type: 'restart', node: victim.id })
+      this.onCrash(victim.id, victim.incarnation)
     } else if (roll < 0.82 && node !== undefined) {
       // A pause, like a long GC: no ticks, messages wait.
       node.pausedUntilMs = this.nowMs + randomInt(this.rng, 20, 2 * electionTicks * tickMs + 300)

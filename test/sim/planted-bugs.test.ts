@@ -1,0 +1,44 @@
+import test from 'ava'
+import { RaftLog } from '../../src/raft/log.js'
+import { MemoryStorage, type DurableWrite } from '../../src/raft/storage.js'
+import { runSeed } from './runner.js'
+
+/** Runs seeds until one reports a violation; returns the first seed and what it found. */
+function firstViolation (maxSeeds: number): { seed: number, property: string } | undefined {
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    const violation = runSeed(seed).violations[0]
+    if (violation !== undefined) return { seed, property: violation.property }
+  }
+  return undefined
+}
+
+/** Replaces a method for the duration of `body`, then puts the real one back. */
+function withPlantedBug<T extends object, K extends keyof T> (target: T, key: K, bug: T[K], body: () => void): void {
+  const real = target[key]
+  target[key] = bug
+  try {
+    body()
+  } finally {
+    target[key] = real
+  }
+}
+
+test('a vote granted without the election restriction (§5.4.1) is caught within 50 seeds', t => {
+  withPlantedBug(RaftLog.prototype, 'isUpToDate', () => true, () => {
+    const found = firstViolation(50)
+    t.truthy(found, 'the simulator missed the planted bug')
+    t.log(`caught at seed ${found?.seed}: ${found?.property}`)
+  })
+  t.deepEqual(firstViolation(3), undefined, 'and the real code passes the same seeds')
+})
+
+test('a vote forgotten across a restart (not persisted) is caught within 1000 seeds', t => {
+  const realSave = MemoryStorage.prototype.save
+  withPlantedBug(MemoryStorage.prototype, 'save', function (this: MemoryStorage, write: DurableWrite) {
+    realSave.call(this, write.hardState === undefined ? write : { ...write, hardState: { ...write.hardState, vote: null } })
+  }, () => {
+    const found = firstViolation(1000)
+    t.truthy(found, 'the simulator missed the planted bug')
+    t.log(`caught at seed ${found?.seed}: ${found?.property}`)
+  })
+})
