@@ -182,9 +182,13 @@ export class Raft {
     this.msgs.push(message)
   }
 
-  /** Handles one message from another node: the term rules of §5.1 first, then the role's own handler. */
+  /**
+   * Handles one message from another node: the term rules of §5.1 first, then the role's own
+   * handler. Only forwarded proposals are term-less; any other message is judged by its term.
+   */
   step (m: Message): void {
-    if (m.term > this.term && m.term !== 0) {
+    const termless = m.type === 'propose'
+    if (m.term > this.term && !termless) {
       if (m.type === 'vote' || m.type === 'preVote') {
         // Check-quorum's other half: while in touch with a leader, ignore candidates (unless the
         // leader itself asked for the election by transferring leadership).
@@ -201,7 +205,7 @@ export class Raft {
       } else {
         this.becomeFollower(m.term, null)
       }
-    } else if (m.term < this.term && m.term !== 0) {
+    } else if (m.term < this.term && !termless) {
       if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
         // A stale leader cut off by pre-vote would never learn of the new term: tell it.
         this.send({ type: 'appendResponse', from: this.id, to: m.from, term: this.term, index: 0, reject: false, rejectHint: 0, logTerm: 0 })

@@ -164,8 +164,9 @@ export class TestCluster {
     return [...this.nodes.values()].find(member => member.node.status().role === 'leader')
   }
 
-  /** Elects node `n` by campaigning and letting the cluster settle. */
+  /** Elects node `n` by campaigning and letting the cluster settle (after applying what is committed). */
   elect (n: number | string): void {
+    this.stabilize()
     this.get(n).node.campaign()
     this.stabilize()
   }
