@@ -344,7 +344,7 @@ export class Raft {
    */
   applyConfChange (change: ConfChange): ConfState {
     this.tracker.applyChange(change, this.log.lastIndex())
-    this.logger.info('applied conf change', { change: change.type, node: change.node, voters: [...this.tracker.voters].sort().join(',') })
+    this.logger.info('applied conf change', { change: change.type, member: change.node, voters: [...this.tracker.voters].sort().join(','), learners: [...this.tracker.learners].sort().join(',') })
     if (this.role === 'leader') {
       if (!this.tracker.isVoter(this.id)) {
         this.logger.info('stepped down: removed from the configuration', { term: this.term })
