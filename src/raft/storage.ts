@@ -54,6 +54,24 @@ export class MemoryStorage implements RaftStorage {
   private offsetTerm = 0
   private log: Entry[] = []
 
+  /** A storage holding exactly what a durable store loaded: for the level-backed storage on restart. */
+  static restore (state: { hardState: HardState, snapshot: Snapshot, offsetIndex: number, offsetTerm: number, entries: readonly Entry[] }): MemoryStorage {
+    const storage = new MemoryStorage()
+    assert(state.offsetIndex <= state.snapshot.metadata.index, 'the log starts after the snapshot', { offset: state.offsetIndex, snapshot: state.snapshot.metadata.index })
+    state.entries.forEach((entry, i) => { assert(entry.index === state.offsetIndex + 1 + i, 'stored entries have a gap', { index: entry.index, expected: state.offsetIndex + 1 + i }) })
+    storage.hardState = state.hardState
+    storage.latest = state.snapshot
+    storage.offsetIndex = state.offsetIndex
+    storage.offsetTerm = state.offsetTerm
+    storage.log = state.entries.slice()
+    return storage
+  }
+
+  /** Where the stored log begins: the last compacted entry. */
+  offset (): { index: number, term: number } {
+    return { index: this.offsetIndex, term: this.offsetTerm }
+  }
+
   initialState (): InitialState {
     return { hardState: this.hardState, conf: this.latest.metadata.conf }
   }

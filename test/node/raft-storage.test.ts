@@ -1,0 +1,145 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import test from 'ava'
+import type { NodeId } from '../../src/lib/ids.js'
+import { LevelRaftStorage } from '../../src/node/raft-storage.js'
+import { MemoryStorage } from '../../src/raft/storage.js'
+import type { Entry, Snapshot } from '../../src/raft/types.js'
+import { tempDir } from '../helpers/temp-dir.js'
+import { scriptConf, scriptStep, snapshotData } from './fixtures/storage-script.js'
+
+const entry = (term: number, index: number, text: string): Entry => ({ term, index, type: 'normal', data: new TextEncoder().encode(text) })
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
+
+/** Everything a storage holds, as plain data (bytes as hex), to compare two of them. */
+function contents (storage: { firstIndex(): number, lastIndex(): number, entries(lo: number, hi: number, max: number): Entry[], snapshot(): Snapshot, initialState(): { hardState: unknown } }): unknown {
+  const first = storage.firstIndex()
+  const last = storage.lastIndex()
+  const snapshot = storage.snapshot()
+  return {
+    hardState: storage.initialState().hardState,
+    snapshot: { metadata: snapshot.metadata, data: hex(snapshot.data) },
+    first,
+    entries: (last >= first ? storage.entries(first, last + 1, Infinity) : []).map(e => e.type === 'normal' ? { ...e, data: hex(e.data) } : e)
+  }
+}
+
+test('entries, hard state, a conflicting tail and a snapshot survive a reopen', async t => {
+  const path = join(tempDir(t), 'raft')
+  const storage = await LevelRaftStorage.open(path)
+  await storage.save({ entries: [entry(1, 1, 'a'), entry(1, 2, 'b'), entry(1, 3, 'c')], hardState: { term: 1, vote: 'n1' as NodeId, commit: 1 } })
+  // A new leader's entries replace the tail from index 2 on.
+  await storage.save({ entries: [entry(2, 2, 'B')], hardState: { term: 2, vote: null, commit: 2 } })
+  await storage.save({ entries: [{ term: 2, index: 3, type: 'confChange', change: { type: 'addLearner', node: 'n4' as NodeId } }] })
+  const before = contents(storage)
+  await storage.close()
+  const reopened = await LevelRaftStorage.open(path)
+  t.deepEqual(contents(reopened), before)
+  t.is(reopened.lastIndex(), 3)
+  t.deepEqual(contents(reopened), before)
+  t.like(reopened.entries(3, 4, Infinity)[0], { type: 'confChange', change: { type: 'addLearner', node: 'n4' } })
+  t.deepEqual(reopened.initialState().hardState, { term: 2, vote: null, commit: 2 })
+
+  await reopened.createSnapshot(2, scriptConf, snapshotData(2))
+  await reopened.compact(1)
+  await reopened.close()
+  const compacted = await LevelRaftStorage.open(path)
+  t.is(compacted.firstIndex(), 2)
+  t.is(compacted.term(1), 1)
+  t.deepEqual(compacted.snapshot().metadata, { index: 2, term: 2, conf: scriptConf })
+  t.is(hex(compacted.snapshot().data), hex(snapshotData(2)))
+  t.deepEqual(compacted.initialState().conf, scriptConf)
+  await compacted.close()
+})
+
+test('installing a leader snapshot replaces the stored log', async t => {
+  const path = join(tempDir(t), 'raft')
+  const storage = await LevelRaftStorage.open(path)
+  await storage.save({ entries: [entry(1, 1, 'a'), entry(1, 2, 'b')], hardState: { term: 1, vote: null, commit: 1 } })
+  await storage.save({ entries: [], snapshot: { metadata: { index: 10, term: 3, conf: scriptConf }, data: snapshotData(10) }, hardState: { term: 3, vote: null, commit: 10 } })
+  await storage.close()
+  const reopened = await LevelRaftStorage.open(path)
+  t.is(reopened.firstIndex(), 11)
+  t.is(reopened.lastIndex(), 10)
+  t.is(reopened.term(10), 3)
+  await reopened.close()
+})
+
+test('a store that cannot be opened is one clear error', async t => {
+  const dir = tempDir(t)
+  const first = await LevelRaftStorage.open(join(dir, 'raft'))
+  t.teardown(async () => { await first.close() })
+  const error = await t.throwsAsync(LevelRaftStorage.open(join(dir, 'raft')))
+  t.is((error as { code?: string })?.code, 'ERR_RAFT_STORAGE')
+  t.regex(error?.message ?? '', /cannot open the raft log/)
+})
+
+/** Runs the writer from batch `from` until it reports batch `target`, kills it with SIGKILL, and returns the last batch it reported. */
+async function writeThenKill (path: string, from: number, target: number, delayMs: number): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'storage-writer.ts'), path, String(from)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let reported = 0
+  let buffer = ''
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  await new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => { reject(new Error(`writer reported only ${reported} batches`)) }, 60_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString()
+      const lines = buffer.split('\n')
+      buffer = lines.pop() ?? ''
+      for (const line of lines) reported = Number(line.split(' ')[1])
+      if (reported >= target && timer !== undefined) {
+        clearTimeout(timer)
+        timer = undefined
+        // A little later, so that the signal lands anywhere in a batch, not just after a report.
+        setTimeout(() => { child.kill('SIGKILL'); resolve() }, delayMs)
+      }
+    })
+    child.once('exit', () => { clearTimeout(timer); resolve() })
+  })
+  await exited
+  return reported
+}
+
+test('a writer killed with SIGKILL between batches loses no synced batch and leaves no half batch', async t => {
+  t.timeout(180_000)
+  const path = join(tempDir(t), 'raft')
+  // The same workload in memory: the state after every durable call (a save, and for snapshot
+  // steps also createSnapshot and compact), and where each batch's last call ends.
+  const states: string[] = []
+  const batchEnd: number[] = [0]
+  const model = new MemoryStorage()
+  const record = (): void => { states.push(JSON.stringify(contents(model))) }
+  let commit = 0
+  record()
+  for (let k = 1; k <= 2000; k++) {
+    const step = scriptStep(k, model, commit)
+    model.save(step.write)
+    commit = step.write.hardState?.commit ?? commit
+    record()
+    if (step.snapshotAt !== undefined) {
+      model.createSnapshot(step.snapshotAt, scriptConf, snapshotData(step.snapshotAt))
+      record()
+      model.compact(step.snapshotAt - 2)
+      record()
+    }
+    batchEnd.push(states.length - 1)
+  }
+  // Kill the writer eight times at different depths; each run resumes from what survived.
+  let held = 0
+  for (const [target, delayMs] of [[43, 0], [86, 1], [147, 2], [225, 3], [304, 1], [428, 4], [526, 2], [645, 5]] as const) {
+    const reported = await writeThenKill(path, held + 1, target, delayMs)
+    const storage = await LevelRaftStorage.open(path)
+    const recovered = JSON.stringify(contents(storage))
+    await storage.close()
+    // The store equals the state after some whole durable call, no earlier than the end of the
+    // last batch reported (the writer may have gone further before the signal landed).
+    const position = states.findIndex((state, i) => i >= (batchEnd[reported] as number) && state === recovered)
+    t.not(position, -1, `after reporting batch ${reported}, the store matched no whole write at or after it`)
+    const batch = batchEnd.findIndex(end => end >= position)
+    t.log(`killed after batch ${reported} was reported; the store holds ${batchEnd[batch] === position ? `exactly batch ${batch}` : `part of snapshot step ${batch}, whole calls only`}`)
+    // The writer can resume only after a whole batch: its next batch is planned from the store.
+    if (batchEnd[batch] !== position) break
+    held = batch
+  }
+})
