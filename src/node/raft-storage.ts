@@ -16,16 +16,16 @@ export class RaftStorageError extends GalaxyError {
 
 type Operation = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
 
-const hardStateKey = Uint8Array.of(0x68) // 'h'
-const snapshotKey = Uint8Array.of(0x73) // 's'
-const offsetKey = Uint8Array.of(0x6f) // 'o'
+const hardStateKey = Buffer.of(0x68) // 'h'
+const snapshotKey = Buffer.of(0x73) // 's'
+const offsetKey = Buffer.of(0x6f) // 'o'
 const entryPrefix = 0x65 // 'e'
 
 /** `e` + the index as 8 bytes big-endian, so that keys sort in index order. */
 function entryKey (index: number): Uint8Array {
-  const key = new Uint8Array(9)
+  const key = Buffer.allocUnsafe(9)
   key[0] = entryPrefix
-  new DataView(key.buffer).setBigUint64(1, BigInt(index))
+  key.writeBigUInt64BE(BigInt(index), 1)
   return key
 }
 
@@ -40,7 +40,7 @@ export class LevelRaftStorage implements RaftStorage {
 
   /** Opens (or creates) the store at `path` and loads it. */
   static async open (path: string): Promise<LevelRaftStorage> {
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
     try {
       await db.open()
       const [hardState, snapshot, offset] = await db.getMany([hardStateKey, snapshotKey, offsetKey])
@@ -48,7 +48,7 @@ export class LevelRaftStorage implements RaftStorage {
       const loadedSnapshot = snapshot === undefined ? empty.snapshot() : raftCodec.decodeSnapshot(snapshot)
       const { index: offsetIndex, term: offsetTerm } = offset === undefined ? { index: 0, term: 0 } : raftCodec.decodeOffset(offset)
       const entries: Entry[] = []
-      for await (const value of db.values({ gte: entryKey(offsetIndex + 1), lt: Uint8Array.of(entryPrefix + 1) })) entries.push(raftCodec.decodeEntry(value))
+      for await (const value of db.values({ gte: entryKey(offsetIndex + 1), lt: Buffer.of(entryPrefix + 1) })) entries.push(raftCodec.decodeEntry(value))
       const memory = MemoryStorage.restore({
         hardState: hardState === undefined ? empty.savedHardState() : raftCodec.decodeHardState(hardState),
         snapshot: loadedSnapshot,

@@ -61,6 +61,8 @@ export class Raft {
   uncommittedBytes = 0
   reads = new ReadIndexQueue()
   earlyReads: EarlyRead[] = []
+  /** Proposals were appended since the last broadcast: send them all at once when the Ready is taken. */
+  broadcastPending = false
   incomingSnapshot: IncomingSnapshot | undefined
 
   constructor (config: RaftConfig, storage: RaftStorage) {
@@ -129,6 +131,7 @@ export class Raft {
     this.uncommittedBytes = 0
     this.reads = new ReadIndexQueue()
     this.earlyReads = []
+    this.broadcastPending = false
   }
 
   becomeFollower (term: number, lead: NodeId | null): void {
@@ -285,7 +288,8 @@ export class Raft {
       const position = payloads.findIndex(payload => payload.type === 'confChange')
       this.pendingConfIndex = lastIndex - payloads.length + 1 + position
     }
-    bcastAppend(this)
+    // Batching: proposals arriving between two Readies go out in one append per follower.
+    this.broadcastPending = true
     return { ok: true }
   }
 
@@ -387,6 +391,13 @@ export class Raft {
       lo = (entries[entries.length - 1] as Entry).index + 1
     }
     return false
+  }
+
+  /** Sends the appends that proposals since the last Ready are waiting for. */
+  flushBroadcast (): void {
+    if (!this.broadcastPending) return
+    this.broadcastPending = false
+    if (this.role === 'leader') bcastAppend(this)
   }
 
   /** Applied entries leave the uncommitted tail that bounds new proposals. */

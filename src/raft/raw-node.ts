@@ -132,7 +132,8 @@ export class RawNode {
 
   hasReady (): boolean {
     const r = this.raft
-    return r.msgs.length > 0 ||
+    return r.broadcastPending ||
+      r.msgs.length > 0 ||
       r.readStates.length > 0 ||
       r.log.unstableEntries().length > 0 ||
       r.log.pendingSnapshot() !== undefined ||
@@ -145,6 +146,7 @@ export class RawNode {
   ready (): Ready {
     assert(this.outstanding === undefined, 'ready() called again before advance()')
     const r = this.raft
+    r.flushBroadcast()
     const softState = this.softState()
     const hardState = this.hardState()
     const softChanged = !sameSoftState(softState, this.prevSoftState)

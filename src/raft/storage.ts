@@ -119,7 +119,9 @@ export class MemoryStorage implements RaftStorage {
     // Entries at or below the compaction point are already covered by a snapshot.
     const fresh = first.index > this.offsetIndex ? entries : entries.filter(entry => entry.index > this.offsetIndex)
     if (fresh.length === 0) return
-    this.log = this.log.slice(0, (fresh[0] as Entry).index - this.offsetIndex - 1).concat(fresh)
+    // Truncate in place (usually nothing to truncate) and append: no copy of the whole log.
+    this.log.length = (fresh[0] as Entry).index - this.offsetIndex - 1
+    for (const entry of fresh) this.log.push(entry)
   }
 
   /** Replaces the whole log with a snapshot received from the leader (the core installs one only when its log disagrees). */
