@@ -62,7 +62,7 @@ class BenchNode {
 
   private apply (entry: Entry): void {
     if (entry.type === 'confChange') {
-      this.raw.applyConfChange(entry.change)
+      this.raw.applyConfChange(entry)
       return
     }
     if (entry.data.byteLength === 0) return

@@ -75,6 +75,10 @@ export class LevelRaftStorage implements RaftStorage {
    * last new one, the conflicting tail) and hard state, in one synced batch.
    */
   async save (write: DurableWrite): Promise<void> {
+    await this.serialize(async () => { await this.saveNow(write) })
+  }
+
+  private async saveNow (write: DurableWrite): Promise<void> {
     const operations: Operation[] = []
     let firstStored = this.memory.firstIndex()
     let lastStored = this.memory.lastIndex()
@@ -97,6 +101,10 @@ export class LevelRaftStorage implements RaftStorage {
 
   /** Records the application's state at `index`, which it has applied, as the latest snapshot (durably). */
   async createSnapshot (index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+    return await this.serialize(async () => await this.createSnapshotNow(index, conf, data))
+  }
+
+  private async createSnapshotNow (index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
     const current = this.memory.snapshot()
     if (index === current.metadata.index) return current
     assert(index > current.metadata.index, 'a snapshot cannot go back', { index, snapshot: current.metadata.index })
@@ -107,6 +115,10 @@ export class LevelRaftStorage implements RaftStorage {
 
   /** Drops the stored log up to `index`, which the latest snapshot must cover (durably). */
   async compact (index: number): Promise<void> {
+    await this.serialize(async () => { await this.compactNow(index) })
+  }
+
+  private async compactNow (index: number): Promise<void> {
     const { index: offsetIndex } = this.memory.offset()
     if (index <= offsetIndex) return
     assert(index <= this.memory.snapshot().metadata.index, 'compacting past the snapshot would lose entries', { index })
@@ -118,8 +130,20 @@ export class LevelRaftStorage implements RaftStorage {
   }
 
   async close (): Promise<void> {
-    await this.db.close()
+    await this.serialize(async () => { await this.db.close() })
   }
+
+  /**
+   * Runs writes one at a time, in call order: each plans its batch from the memory state the
+   * previous one left, so two overlapping writes could otherwise undo each other.
+   */
+  private serialize<T> (work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work, work)
+    this.tail = result.catch(() => {})
+    return result
+  }
+
+  private tail: Promise<unknown> = Promise.resolve()
 
   private async commit (operations: Operation[]): Promise<void> {
     if (operations.length === 0) return

@@ -1,8 +1,13 @@
 import type { Raft } from './raft.js'
 import type { Message, Snapshot, SnapshotMetadata } from './types.js'
 
-/** A snapshot arriving in chunks from the leader. */
+/**
+ * A snapshot arriving in chunks. Chunks only add up if they come from the same sender in the same
+ * term for the same snapshot: two leaders may encode the same state differently.
+ */
 export interface IncomingSnapshot {
+  readonly from: string
+  readonly term: number
   readonly metadata: SnapshotMetadata
   readonly totalBytes: number
   readonly chunks: Uint8Array[]
@@ -46,15 +51,18 @@ export function handleSnapshotChunk (r: Raft, m: Extract<Message, { type: 'snaps
     return
   }
   let incoming = r.incomingSnapshot
-  if (incoming === undefined || incoming.metadata.index !== metadata.index || incoming.metadata.term !== metadata.term) {
+  const sameTransfer = incoming !== undefined && incoming.from === m.from && incoming.term === m.term &&
+    incoming.metadata.index === metadata.index && incoming.metadata.term === metadata.term && incoming.totalBytes === m.totalBytes
+  if (!sameTransfer) {
     if (m.offset !== 0) {
       answerChunk(r, m, 0)
       return
     }
-    incoming = { metadata, totalBytes: m.totalBytes, chunks: [], received: 0 }
+    incoming = { from: m.from, term: m.term, metadata, totalBytes: m.totalBytes, chunks: [], received: 0 }
     r.incomingSnapshot = incoming
   }
-  if (m.offset !== incoming.received) {
+  if (incoming === undefined) return
+  if (m.offset !== incoming.received || m.offset + m.chunk.byteLength > incoming.totalBytes) {
     answerChunk(r, m, incoming.received)
     return
   }
@@ -97,6 +105,6 @@ function restore (r: Raft, snapshot: Snapshot): boolean {
     return false
   }
   r.log.restore(snapshot)
-  r.restoreMembership(conf)
+  r.restoreMembership(conf, index)
   return true
 }

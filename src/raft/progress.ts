@@ -57,10 +57,19 @@ export class Inflights {
  */
 export type ProgressState = 'probe' | 'replicate' | 'snapshot'
 
-/** A snapshot being sent to a follower, and how many of its bytes the follower acknowledged. */
+/**
+ * A snapshot being sent to a follower in chunks, stop-and-wait: the next chunk goes out when the
+ * previous one is acknowledged; a chunk is sent again only after an election timeout's worth of
+ * heartbeats without progress.
+ */
 export interface SnapshotTransfer {
   readonly snapshot: Snapshot
+  /** Bytes the follower says it holds. */
   ackedBytes: number
+  /** Bytes sent so far: a chunk is in flight while this exceeds `ackedBytes`. */
+  sentBytes: number
+  /** Heartbeat answers since the follower last made progress. */
+  stalledHeartbeats: number
 }
 
 /** The leader's view of one follower's log. */
@@ -96,7 +105,7 @@ export class Progress {
 
   becomeSnapshot (snapshot: Snapshot): void {
     this.reset('snapshot')
-    this.transfer = { snapshot, ackedBytes: 0 }
+    this.transfer = { snapshot, ackedBytes: 0, sentBytes: 0, stalledHeartbeats: 0 }
   }
 
   private reset (state: ProgressState): void {

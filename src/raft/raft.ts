@@ -61,6 +61,8 @@ export class Raft {
   uncommittedBytes = 0
   reads = new ReadIndexQueue()
   earlyReads: EarlyRead[] = []
+  /** The log index the membership in `tracker` is current as of: a snapshot's, or the last conf change applied. */
+  confIndex = 0
   /** Proposals were appended since the last broadcast: send them all at once when the Ready is taken. */
   broadcastPending = false
   incomingSnapshot: IncomingSnapshot | undefined
@@ -72,10 +74,31 @@ export class Raft {
     const { hardState, conf } = storage.initialState()
     this.log = new RaftLog(storage, this.config.applied)
     this.tracker = new ProgressTracker(conf, this.config.maxInflightMsgs, this.config.maxInflightBytes)
+    this.confIndex = storage.snapshot().metadata.index
+    this.replayAppliedConfChanges()
     this.term = hardState.term
     this.vote = hardState.vote
     this.becomeFollower(this.term, null)
     this.logger.info('started', { term: this.term, commit: this.log.committed, applied: this.log.applied, lastIndex: this.log.lastIndex(), voters: conf.voters.join(',') })
+  }
+
+  /**
+   * On restart the membership comes from the snapshot; conf changes the application already applied
+   * after it are not handed out again, so replay them here.
+   */
+  private replayAppliedConfChanges (): void {
+    let lo = this.confIndex + 1
+    const hi = this.log.applied + 1
+    while (lo < hi) {
+      const entries: Entry[] = this.log.slice(lo, hi, this.config.maxCommittedBytesPerReady) ?? []
+      if (entries.length === 0) return
+      for (const entry of entries) {
+        if (entry.type !== 'confChange') continue
+        this.tracker.applyChange(entry.change, this.log.lastIndex())
+        this.confIndex = entry.index
+      }
+      lo = (entries[entries.length - 1] as Entry).index + 1
+    }
   }
 
   // ---- time ----
@@ -119,6 +142,8 @@ export class Raft {
     if (this.term !== term) {
       this.term = term
       this.vote = null
+      // A transfer under way belongs to the old term's leader.
+      this.incomingSnapshot = undefined
     }
     this.lead = null
     this.electionElapsed = 0
@@ -187,10 +212,10 @@ export class Raft {
 
   /**
    * Handles one message from another node: the term rules of §5.1 first, then the role's own
-   * handler. Only forwarded proposals are term-less; any other message is judged by its term.
+   * handler. Only forwarded proposals and reads are term-less; any other message is judged by its term.
    */
   step (m: Message): void {
-    const termless = m.type === 'propose'
+    const termless = m.type === 'propose' || m.type === 'readIndex'
     if (m.term > this.term && !termless) {
       if (m.type === 'vote' || m.type === 'preVote') {
         // Check-quorum's other half: while in touch with a leader, ignore candidates (unless the
@@ -310,7 +335,7 @@ export class Raft {
   readIndex (context: string): Acceptance {
     if (this.role === 'leader') return serveRead(this, this.id, context)
     if (this.role !== 'follower' || this.lead === null) return this.refuse('noLeader')
-    this.send({ type: 'readIndex', from: this.id, to: this.lead, term: this.term, context })
+    this.send({ type: 'readIndex', from: this.id, to: this.lead, term: 0, context })
     return { ok: true }
   }
 
@@ -343,10 +368,13 @@ export class Raft {
   // ---- membership ----
 
   /**
-   * Applies a committed membership change, when the application applies its entry. A removed
-   * leader steps down; a leader whose quorum changed may now commit more.
+   * Applies a committed membership change, when the application applies its entry. A change at or
+   * below `confIndex` is already part of the membership (a snapshot installed meanwhile carried it)
+   * and is ignored. A removed leader steps down; a leader whose quorum changed may now commit more.
    */
-  applyConfChange (change: ConfChange): ConfState {
+  applyConfChange (change: ConfChange, index: number): ConfState {
+    if (index <= this.confIndex) return this.tracker.confState()
+    this.confIndex = index
     this.tracker.applyChange(change, this.log.lastIndex())
     this.logger.info('applied conf change', { change: change.type, member: change.node, voters: [...this.tracker.voters].sort().join(','), learners: [...this.tracker.learners].sort().join(',') })
     if (this.role === 'leader') {
@@ -362,10 +390,11 @@ export class Raft {
     return this.tracker.confState()
   }
 
-  /** Adopts the membership a snapshot carries. */
-  restoreMembership (conf: ConfState): void {
+  /** Adopts the membership a snapshot carries, as of its index. */
+  restoreMembership (conf: ConfState, index: number): void {
     this.tracker = new ProgressTracker(conf, this.config.maxInflightMsgs, this.config.maxInflightBytes)
     this.tracker.resetProgress(this.id, this.log.lastIndex())
+    this.confIndex = index
   }
 
   /** The leader advances the commit index to what a quorum has, under the current-term rule. */

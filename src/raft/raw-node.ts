@@ -99,9 +99,12 @@ export class RawNode {
     return this.raft.transferLeadership(to)
   }
 
-  /** Applies a committed membership change; call it when its entry is applied. Returns the new membership. */
-  applyConfChange (change: ConfChange): ConfState {
-    return this.raft.applyConfChange(change)
+  /**
+   * Applies a committed membership change; call it with the entry when applying it. Returns the
+   * membership now in force (a change already covered by an installed snapshot changes nothing).
+   */
+  applyConfChange (entry: Extract<Entry, { type: 'confChange' }>): ConfState {
+    return this.raft.applyConfChange(entry.change, entry.index)
   }
 
   /** Term, role and leader only: cheap enough to ask after every step. */
@@ -160,7 +163,8 @@ export class RawNode {
       committedEntries: r.log.nextCommittedEntries(r.config.maxCommittedBytesPerReady),
       messages: r.msgs,
       readStates: r.readStates,
-      mustSync: entries.length > 0 || hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote
+      // A snapshot is acknowledged once installed, so it must be durable like entries.
+      mustSync: entries.length > 0 || r.log.pendingSnapshot() !== undefined || hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote
     }
     r.msgs = []
     r.readStates = []

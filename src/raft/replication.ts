@@ -66,6 +66,8 @@ function sendSnapshotChunk (r: Raft, to: NodeId, progress: Progress): void {
   const { data, metadata } = transfer.snapshot
   const offset = transfer.ackedBytes
   const chunk = data.subarray(offset, Math.min(data.byteLength, offset + r.config.snapshotChunkBytes))
+  transfer.sentBytes = offset + chunk.byteLength
+  transfer.stalledHeartbeats = 0
   r.send({ type: 'snapshot', from: r.id, to, term: r.term, metadata, offset, chunk, totalBytes: data.byteLength })
 }
 
@@ -149,7 +151,8 @@ function handleAppendResponse (r: Raft, m: Extract<Message, { type: 'appendRespo
     return
   }
   const wasPaused = progress.isPaused()
-  if (!progress.maybeUpdate(m.index)) return
+  // An answer at what is already known to match still ends probing (etcd: Match == Index in probe).
+  if (!progress.maybeUpdate(m.index) && !(progress.state === 'probe' && progress.match === m.index)) return
   if (progress.state === 'probe') {
     progress.becomeReplicate()
   } else if (progress.state === 'snapshot' && progress.match >= (progress.transfer?.snapshot.metadata.index ?? 0)) {
@@ -182,13 +185,15 @@ function handleHeartbeatResponse (r: Raft, m: Extract<Message, { type: 'heartbea
   if (progress.state === 'replicate' && progress.inflights.isFull()) progress.inflights.freeFirst()
   if (progress.state === 'snapshot') {
     const transfer = progress.transfer
-    if (transfer !== undefined && transfer.ackedBytes >= transfer.snapshot.data.byteLength) {
-      // Every chunk arrived but the follower's answer after installing was lost: find out where it stands.
-      progress.becomeProbe()
-      sendAppend(r, m.from)
-    } else {
-      // Resend the chunk the follower is waiting for, in case it was lost.
-      sendSnapshotChunk(r, m.from, progress)
+    if (transfer !== undefined && ++transfer.stalledHeartbeats >= Math.ceil(r.config.electionTicks / r.config.heartbeatTicks)) {
+      if (transfer.ackedBytes >= transfer.snapshot.data.byteLength) {
+        // Every chunk arrived but the follower's answer after installing was lost: find out where it stands.
+        progress.becomeProbe()
+        sendAppend(r, m.from)
+      } else {
+        // No progress for an election timeout: the chunk in flight (or its answer) was lost.
+        sendSnapshotChunk(r, m.from, progress)
+      }
     }
   } else if (progress.match < r.log.lastIndex()) {
     sendAppend(r, m.from)
@@ -210,7 +215,16 @@ function handleSnapshotResponse (r: Raft, m: Extract<Message, { type: 'snapshotR
     progress.becomeProbe()
     return
   }
-  // The follower says how much it holds; that may go back if it restarted mid-transfer.
-  transfer.ackedBytes = Math.min(m.offset, transfer.snapshot.data.byteLength)
-  if (transfer.ackedBytes < transfer.snapshot.data.byteLength) sendSnapshotChunk(r, m.from, progress)
+  const total = transfer.snapshot.data.byteLength
+  if (m.offset > transfer.ackedBytes && m.offset <= total) {
+    // Progress: the next chunk goes out once the follower holds everything sent so far.
+    transfer.ackedBytes = m.offset
+    transfer.stalledHeartbeats = 0
+    if (m.offset >= transfer.sentBytes && m.offset < total) sendSnapshotChunk(r, m.from, progress)
+  } else if (m.offset === 0 && transfer.ackedBytes > 0) {
+    // The follower holds nothing of this snapshot (it restarted, or took up another): start over.
+    transfer.ackedBytes = 0
+    sendSnapshotChunk(r, m.from, progress)
+  }
+  // Anything else is a duplicate or reordered answer.
 }

@@ -62,7 +62,7 @@ export interface ReadState {
   readonly context: string
 }
 
-/** Fields every message carries. Forwarded proposals are not tied to a term and carry 0. */
+/** Fields every message carries. Forwarded proposals and reads are not tied to a term and carry 0. */
 interface MessageBase {
   readonly from: NodeId
   readonly to: NodeId

@@ -103,7 +103,7 @@ export class TestCluster {
       member.applied.splice(0, member.applied.length, ...decodeAppliedLog(ready.snapshot.data))
     }
     for (const entry of ready.committedEntries) {
-      if (entry.type === 'confChange') member.conf = member.node.applyConfChange(entry.change)
+      if (entry.type === 'confChange') member.conf = member.node.applyConfChange(entry)
       else if (entry.data.byteLength > 0) member.applied.push(entry)
     }
     member.readStates.push(...ready.readStates)

@@ -30,6 +30,10 @@ export function payloadOf (entry: Entry): string {
 interface NodeView {
   /** index → hash of the node's durable log up to and including that index. */
   chain: Map<number, string>
+  /** index → term of the node's durable log. */
+  terms: Map<number, number>
+  /** The index of the last entry this node applied (or its snapshot's). */
+  appliedIndex: number
   /** The highest commit index of this node already checked against the committed record. */
   checkedCommit: number
   term: number
@@ -44,6 +48,10 @@ interface NodeView {
  * - durability and leader completeness: a committed entry never changes, and every leader of a
  *   later term holds it;
  * - state machine safety: every node applies the same entry at each index;
+ * - the commit rule (§5.4.2, Figure 8): a leader advances its commit index only to an entry of
+ *   its own term;
+ * - apply order: each node applies every index once, in order, with no gap;
+ * - snapshots hold exactly what was applied up to their index;
  * - monotonicity: a node's persisted term and commit never go back, across restarts too;
  * - reads: a read index is never below a write that completed before the read was asked for.
  */
@@ -69,20 +77,24 @@ export class InvariantChecker {
   private view (node: NodeId): NodeView {
     let view = this.views.get(node)
     if (view === undefined) {
-      view = { chain: new Map([[0, 'root']]), checkedCommit: 0, term: 0, commit: 0 }
+      view = { chain: new Map([[0, 'root']]), terms: new Map([[0, 0]]), appliedIndex: 0, checkedCommit: 0, term: 0, commit: 0 }
       this.views.set(node, view)
     }
     return view
   }
 
-  /** Call after a node persisted a Ready (before it applies it), and for what a node starts with. */
-  persisted (node: NodeId, ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState' | 'softState'>, currentTerm: number): void {
+  /**
+   * Call after a node persisted a Ready (before it applies it), and for what a node starts with.
+   * `wasLeader` says the node led `currentTerm` through the whole Ready (its term did not change).
+   */
+  persisted (node: NodeId, ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState' | 'softState'>, currentTerm: number, wasLeader = false): void {
     const view = this.view(node)
     if (ready.snapshot !== undefined) {
       const { index, term } = ready.snapshot.metadata
       const base = this.entries.get(`${index}/${term}`)
       if (base === undefined) this.violate('snapshot', `${node} installed a snapshot at ${index}/${term} that no log ever held`)
       view.chain = new Map([[index, base ?? `snapshot:${index}/${term}`]])
+      view.terms = new Map([[index, term]])
     }
     const last = ready.entries[ready.entries.length - 1]
     for (const entry of ready.entries) {
@@ -93,17 +105,24 @@ export class InvariantChecker {
       }
       const chain = chainHash(previous, entry.term, payloadOf(entry))
       view.chain.set(entry.index, chain)
+      view.terms.set(entry.index, entry.term)
       const key = `${entry.index}/${entry.term}`
       const known = this.entries.get(key)
       if (known === undefined) this.entries.set(key, chain)
       else if (known !== chain) this.violate('log matching', `${node} holds ${key} with a different prefix than another log`)
     }
-    if (last !== undefined) for (const index of [...view.chain.keys()]) if (index > last.index) view.chain.delete(index)
+    if (last !== undefined) {
+      for (const index of [...view.chain.keys()]) if (index > last.index) view.chain.delete(index)
+      for (const index of [...view.terms.keys()]) if (index > last.index) view.terms.delete(index)
+    }
 
     const hardState = ready.hardState
     if (hardState !== undefined) {
       if (hardState.term < view.term) this.violate('monotonic term', `${node} term went from ${view.term} to ${hardState.term}`)
       if (hardState.commit < view.commit) this.violate('monotonic commit', `${node} commit went from ${view.commit} to ${hardState.commit}`)
+      if (wasLeader && hardState.term === view.term && hardState.commit > view.commit && view.terms.get(hardState.commit) !== currentTerm) {
+        this.violate('commit rule', `${node}, leader of term ${currentTerm}, committed up to ${hardState.commit}, an entry of term ${view.terms.get(hardState.commit)}`)
+      }
       view.term = hardState.term
       view.commit = hardState.commit
     }
@@ -146,8 +165,25 @@ export class InvariantChecker {
     }
   }
 
-  /** Call for each normal entry a node applies. */
+  /** Call when a node starts from its storage, or installs a snapshot: it has applied up to `index`. */
+  appliedUpTo (node: NodeId, index: number): void {
+    this.view(node).appliedIndex = index
+  }
+
+  /** Call when a node installs a snapshot: what it carries must be what was applied at those indexes. */
+  snapshotContents (node: NodeId, index: number, applied: ReadonlyArray<readonly [number, string]>): void {
+    for (const [at, payload] of applied) {
+      const known = this.applied.get(at)
+      if (known !== undefined && known !== payload) this.violate('snapshot contents', `${node} installed a snapshot at ${index} with "${payload}" at ${at} where "${known}" was applied`)
+    }
+    this.appliedUpTo(node, index)
+  }
+
+  /** Call for every entry a node applies, in the order it applies them. */
   appliedEntry (node: NodeId, entry: Entry): void {
+    const view = this.view(node)
+    if (entry.index !== view.appliedIndex + 1) this.violate('apply order', `${node} applied ${entry.index} after ${view.appliedIndex}`)
+    view.appliedIndex = entry.index
     const payload = payloadOf(entry)
     const known = this.applied.get(entry.index)
     if (known === undefined) this.applied.set(entry.index, payload)

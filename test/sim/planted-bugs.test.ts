@@ -32,6 +32,18 @@ test('a vote granted without the election restriction (§5.4.1) is caught within
   t.deepEqual(firstViolation(3), undefined, 'and the real code passes the same seeds')
 })
 
+test('committing an older-term entry by counting replicas (Figure 8) is caught within 100 seeds', t => {
+  withPlantedBug(RaftLog.prototype, 'maybeCommit', function (this: RaftLog, quorumIndex: number) {
+    if (quorumIndex <= this.committed) return false
+    this.commitTo(quorumIndex)
+    return true
+  }, () => {
+    const found = firstViolation(100)
+    t.truthy(found, 'the simulator missed the planted bug')
+    t.log(`caught at seed ${found?.seed}: ${found?.property}`)
+  })
+})
+
 test('a vote forgotten across a restart (not persisted) is caught within 1000 seeds', t => {
   const realSave = MemoryStorage.prototype.save
   withPlantedBug(MemoryStorage.prototype, 'save', function (this: MemoryStorage, write: DurableWrite) {

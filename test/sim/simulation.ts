@@ -1,7 +1,7 @@
 import type { NodeId } from '../../src/lib/ids.js'
 import { silentLogger } from '../../src/lib/logger.js'
 import { randomFloat, randomInt, SeededRng, type Rng } from '../../src/lib/rng.js'
-import { RawNode } from '../../src/raft/raw-node.js'
+import { RawNode, type Ready } from '../../src/raft/raw-node.js'
 import { MemoryStorage } from '../../src/raft/storage.js'
 import type { ConfState, Message } from '../../src/raft/types.js'
 import { bootstrapStorage } from '../raft/cluster.js'
@@ -27,11 +27,14 @@ const electionTicks = 10
 /** Apply this many entries between snapshots; keep this many behind the snapshot for slow followers. */
 const snapshotEvery = 40
 const retainAfterSnapshot = 5
+/** After healing, more messages than this per live node per tick means an exchange runs away. */
+const maxMessagesPerNodeTick = 30
 
 type SimEvent =
   | { type: 'tick', node: NodeId, incarnation: number }
   | { type: 'deliver', message: Message }
   | { type: 'ready', node: NodeId, incarnation: number }
+  | { type: 'persist', node: NodeId, incarnation: number }
   | { type: 'resume', node: NodeId, incarnation: number }
   | { type: 'restart', node: NodeId }
   | { type: 'crash', node: NodeId, incarnation: number }
@@ -55,12 +58,16 @@ interface SimNode {
   appliedLog: Array<[number, string]>
   conf: ConfState
   lastSnapshotIndex: number
-  /** read context → the completed-write floor when it was asked. */
-  readonly reads: Map<string, number>
+  /** read context → the completed-write floor when it was asked, and when. */
+  readonly reads: Map<string, { floor: number, askedAtMs: number }>
   /** Ticks run a little fast or slow per node. */
   readonly tickJitterMs: number
   /** As leader, whether it has applied anything in its term yet. */
   committedInTerm: boolean
+  /** The Ready taken and not yet advanced, with the term and leadership it was taken in. */
+  outstanding: Ready | undefined
+  termAtReady: number
+  leaderAtReady: boolean
 }
 
 /**
@@ -88,7 +95,10 @@ export class Simulation {
   private readonly churn: number
   /** Per-seed restart delay: quick restarts let a crashed leader come back before anyone replaces it. */
   private readonly maxRestartMs: number
+  private readonly snapshotChunkBytes: number
   private healed = false
+  /** Messages sent after healing: a runaway exchange (a resend loop) shows up here. */
+  private messagesAfterHeal = 0
   private writeSeq = 0
   private readSeq = 0
   private nextNodeNumber: number
@@ -102,6 +112,7 @@ export class Simulation {
     this.faultGapMs = [40, 150, 600][randomInt(this.rng, 0, 3)] as number
     this.churn = [0, 0.1, 0.4][randomInt(this.rng, 0, 3)] as number
     this.maxRestartMs = [150, 1500][randomInt(this.rng, 0, 2)] as number
+    this.snapshotChunkBytes = [64, 512, 8192][randomInt(this.rng, 0, 3)] as number
     const voters = Array.from({ length: options.voters }, (_, i) => String(i + 1) as NodeId)
     this.nextNodeNumber = options.voters + 1
     for (const node of voters) {
@@ -148,7 +159,7 @@ export class Simulation {
     const node: SimNode = {
       id,
       incarnation: (previous?.incarnation ?? 0) + 1,
-      raw: new RawNode({ id, electionTicks, heartbeatTicks: 1, applied: snapshot.metadata.index, maxSizePerMsgBytes: this.maxSizePerMsgBytes, maxInflightMsgs: this.maxInflightMsgs, snapshotChunkBytes: 64, rng: new SeededRng(randomInt(this.rng, 0, 2 ** 32)), logger: silentLogger }, storage),
+      raw: new RawNode({ id, electionTicks, heartbeatTicks: 1, applied: snapshot.metadata.index, maxSizePerMsgBytes: this.maxSizePerMsgBytes, maxInflightMsgs: this.maxInflightMsgs, snapshotChunkBytes: this.snapshotChunkBytes, rng: new SeededRng(randomInt(this.rng, 0, 2 ** 32)), logger: silentLogger }, storage),
       storage,
       up: true,
       removed: false,
@@ -160,8 +171,12 @@ export class Simulation {
       lastSnapshotIndex: snapshot.metadata.index,
       reads: new Map(),
       tickJitterMs: randomInt(this.rng, -2, 3),
-      committedInTerm: false
+      committedInTerm: false,
+      outstanding: undefined,
+      termAtReady: 0,
+      leaderAtReady: false
     }
+    this.checker.appliedUpTo(id, snapshot.metadata.index)
     this.nodes.set(id, node)
     this.events.push(this.nowMs + randomInt(this.rng, 1, tickMs + 1), { type: 'tick', node: id, incarnation: node.incarnation })
     return node
@@ -191,6 +206,7 @@ export class Simulation {
       case 'tick': return this.onTick(event.node, event.incarnation)
       case 'deliver': return this.onDeliver(event.message)
       case 'ready': return this.onReady(event.node, event.incarnation)
+      case 'persist': return this.onPersist(event.node, event.incarnation)
       case 'resume': return this.onResume(event.node, event.incarnation)
       case 'restart': return this.onRestart(event.node)
       case 'crash': return this.onCrash(event.node, event.incarnation)
@@ -224,64 +240,86 @@ export class Simulation {
   }
 
   private send (message: Message): void {
+    if (this.healed) this.messagesAfterHeal++
     if (this.cut.has(`${message.from}>${message.to}`)) return
     if (randomFloat(this.rng) < this.dropRate) return
     const copies = randomFloat(this.rng) < this.duplicateRate ? 2 : 1
     for (let i = 0; i < copies; i++) this.events.push(this.nowMs + 1 + randomInt(this.rng, 0, this.maxDelayMs), { type: 'deliver', message })
   }
 
-  /** Carries out one Ready per the contract: persist, check, send, apply, advance. */
+  /**
+   * Takes a Ready; it is persisted, sent and applied a little later (as a real driver awaits its
+   * fsync), while messages and ticks keep reaching the core. A crash in between loses it whole.
+   */
   private onReady (id: NodeId, incarnation: number): void {
     const node = this.nodes.get(id)
     if (!this.alive(node, incarnation)) return
     node.readyScheduled = false
+    if (node.outstanding !== undefined) return
     if (node.pausedUntilMs > this.nowMs) {
       this.scheduleReady(node)
       return
     }
     if (!node.raw.hasReady()) return
-    const ready = node.raw.ready()
+    node.outstanding = node.raw.ready()
+    node.termAtReady = node.raw.basicStatus().term
+    node.leaderAtReady = node.raw.basicStatus().role === 'leader'
+    this.events.push(this.nowMs + randomInt(this.rng, 0, 3), { type: 'persist', node: id, incarnation })
+  }
+
+  /** Carries out the outstanding Ready per the contract: persist, check, send, apply, advance. */
+  private onPersist (id: NodeId, incarnation: number): void {
+    const node = this.nodes.get(id)
+    if (!this.alive(node, incarnation) || node.outstanding === undefined) return
+    if (node.pausedUntilMs > this.nowMs) {
+      this.events.push(node.pausedUntilMs, { type: 'persist', node: id, incarnation })
+      return
+    }
+    const ready = node.outstanding
     node.storage.save(ready)
+    const { term, role } = node.raw.basicStatus()
     if (ready.softState?.role === 'leader') {
       this.stats.elections = (this.stats.elections ?? 0) + 1
       node.committedInTerm = false
       if (!this.healed && randomFloat(this.rng) < this.churn) this.crashSoon(node)
     }
-    if (ready.hardState !== undefined && node.raw.basicStatus().role === 'leader' && !node.committedInTerm && ready.committedEntries.length > 0) {
-      // The first commits of a new leader are where leader completeness is at stake: crash there too.
-      node.committedInTerm = true
-      if (!this.healed && randomFloat(this.rng) < this.churn) this.crashSoon(node)
-    }
-    this.checker.persisted(id, ready, node.raw.basicStatus().term)
+    this.checker.persisted(id, ready, node.termAtReady, node.leaderAtReady && role === 'leader' && term === node.termAtReady)
     for (const message of ready.messages) this.send(message)
     if (ready.snapshot !== undefined) {
       node.appliedLog = decodeSnapshot(ready.snapshot.data)
       node.appliedIndex = ready.snapshot.metadata.index
       node.conf = ready.snapshot.metadata.conf
       node.lastSnapshotIndex = ready.snapshot.metadata.index
+      this.checker.snapshotContents(id, ready.snapshot.metadata.index, node.appliedLog)
     }
     for (const entry of ready.committedEntries) {
       node.appliedIndex = entry.index
+      this.checker.appliedEntry(id, entry)
       if (entry.type === 'confChange') {
-        node.conf = node.raw.applyConfChange(entry.change)
+        node.conf = node.raw.applyConfChange(entry)
         if (entry.change.type === 'removeNode' && this.nodes.has(entry.change.node)) {
           // The operator shuts a removed node down once the cluster has moved on.
           this.events.push(this.nowMs + 200, { type: 'remove', node: entry.change.node })
         }
       } else if (entry.data.byteLength > 0) {
-        this.checker.appliedEntry(id, entry)
         node.appliedLog.push([entry.index, payloadOf(entry)])
         if (payloadOf(entry) === 'wprobe') this.probeApplied = true
       }
     }
+    if (ready.hardState !== undefined && role === 'leader' && !node.committedInTerm && ready.committedEntries.length > 0) {
+      // The first commits of a new leader are where leader completeness is at stake: crash there too.
+      node.committedInTerm = true
+      if (!this.healed && randomFloat(this.rng) < this.churn) this.crashSoon(node)
+    }
     for (const read of ready.readStates) {
-      const floor = node.reads.get(read.context)
-      if (floor === undefined) continue
+      const pending = node.reads.get(read.context)
+      if (pending === undefined) continue
       node.reads.delete(read.context)
       this.stats.readsAnswered = (this.stats.readsAnswered ?? 0) + 1
-      this.checker.readAnswered(id, read.context, read.index, floor)
+      this.checker.readAnswered(id, read.context, read.index, pending.floor)
     }
     node.raw.advance(ready)
+    node.outstanding = undefined
     this.maybeSnapshot(node)
     this.afterStep(node)
   }
@@ -352,7 +390,7 @@ export class Simulation {
     } else if (roll < 0.93) {
       const context = `r${++this.readSeq}`
       this.stats.reads = (this.stats.reads ?? 0) + 1
-      if (node.raw.readIndex(context).ok) node.reads.set(context, this.checker.completedWriteIndex)
+      if (node.raw.readIndex(context).ok) node.reads.set(context, { floor: this.checker.completedWriteIndex, askedAtMs: this.nowMs })
     } else if (this.healed) {
       // After healing only reads and writes go on, so that liveness is judged on a settled membership.
     } else if (roll < 0.98) {
@@ -468,6 +506,24 @@ export class Simulation {
     if (leader === undefined) {
       this.checker.violations.push({ atMs: this.nowMs, property: 'liveness', detail: 'no leader after healing' })
       return
+    }
+    const liveNodes = this.liveNodes().length
+    const ticks = this.options.settleMs / tickMs
+    if (this.messagesAfterHeal > maxMessagesPerNodeTick * liveNodes * ticks) {
+      this.checker.violations.push({ atMs: this.nowMs, property: 'message volume', detail: `${this.messagesAfterHeal} messages in ${ticks} ticks among ${liveNodes} nodes after healing` })
+    }
+    if (leader.raw.status().leadTransferee !== null) {
+      this.checker.violations.push({ atMs: this.nowMs, property: 'liveness', detail: `leader ${leader.id} still transferring leadership long after healing` })
+    }
+    // Reads asked well after healing, and well before the end, must have been answered.
+    const settledMs = this.options.faultMs + 1000
+    for (const node of this.liveNodes()) {
+      for (const [context, read] of node.reads) {
+        if (read.askedAtMs >= settledMs && read.askedAtMs <= this.nowMs - 500) {
+          this.checker.violations.push({ atMs: this.nowMs, property: 'read liveness', detail: `read ${context} asked at ${node.id} at ${read.askedAtMs} ms was never answered` })
+          return
+        }
+      }
     }
     const members = [...leader.conf.voters, ...leader.conf.learners]
     const lagging = members.filter(id => {
