@@ -131,35 +131,28 @@ function compareKeys (a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-function lowerBound (sorted: readonly string[], key: string): number {
+/** The first index in [0, length) for which `isBefore` is false, given it is true up to some point and false after. */
+function partitionPoint (length: number, isBefore: (index: number) => boolean): number {
   let lo = 0
-  let hi = sorted.length
+  let hi = length
   while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if ((sorted[mid] as string) < key) lo = mid + 1
+    if (isBefore(mid)) lo = mid + 1
     else hi = mid
   }
   return lo
 }
 
+/** Where `key` is, or would be inserted, in sorted keys. */
+function lowerBound (sorted: readonly string[], key: string): number {
+  return partitionPoint(sorted.length, i => (sorted[i] as string) < key)
+}
+
+/** The first position after every key ≤ `key`. */
 function upperBound (sorted: readonly string[], key: string): number {
-  let lo = 0
-  let hi = sorted.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((sorted[mid] as string) <= key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
+  return partitionPoint(sorted.length, i => (sorted[i] as string) <= key)
 }
 
 function firstEventAtOrAfter (history: readonly WatchEvent[], revision: number): number {
-  let lo = 0
-  let hi = history.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((history[mid] as WatchEvent).revision < revision) lo = mid + 1
-    else hi = mid
-  }
-  return lo
+  return partitionPoint(history.length, i => (history[i] as WatchEvent).revision < revision)
 }
