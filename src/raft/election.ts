@@ -1,7 +1,7 @@
 import type { Message } from './types.js'
 import type { Raft } from './raft.js'
 import { bcastAppend } from './replication.js'
-import { handleAppend, handleHeartbeat, handleSnapshotChunk } from './follower.js'
+import { handleLeaderMessage } from './follower.js'
 
 /**
  * Starts an election if this node may: with pre-vote first unless `transfer` (the leader handed
@@ -79,16 +79,10 @@ export function handleVoteRequest (r: Raft, m: Extract<Message, { type: 'vote' |
 export function stepCandidate (r: Raft, m: Message): void {
   switch (m.type) {
     case 'append':
-      r.becomeFollower(m.term, m.from)
-      handleAppend(r, m)
-      return
     case 'heartbeat':
-      r.becomeFollower(m.term, m.from)
-      handleHeartbeat(r, m)
-      return
     case 'snapshot':
       r.becomeFollower(m.term, m.from)
-      handleSnapshotChunk(r, m)
+      handleLeaderMessage(r, m)
       return
     case 'voteResponse':
     case 'preVoteResponse': {

@@ -14,6 +14,18 @@ export interface IncomingSnapshot {
   received: number
 }
 
+/** A message only a leader sends: an append, a heartbeat or a snapshot chunk. */
+export type LeaderMessage = Extract<Message, { type: 'append' | 'heartbeat' | 'snapshot' }>
+
+/** Handles a message from the leader of our term, as a follower. */
+export function handleLeaderMessage (r: Raft, m: LeaderMessage): void {
+  switch (m.type) {
+    case 'append': return handleAppend(r, m)
+    case 'heartbeat': return handleHeartbeat(r, m)
+    case 'snapshot': return handleSnapshotChunk(r, m)
+  }
+}
+
 /** AppendEntries on a follower (§5.3): accept and acknowledge, or reject with a hint where our logs may agree. */
 export function handleAppend (r: Raft, m: Extract<Message, { type: 'append' }>): void {
   if (m.index < r.log.committed) {

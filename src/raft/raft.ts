@@ -4,7 +4,7 @@ import type { Logger } from '../lib/logger.js'
 import { randomInt } from '../lib/rng.js'
 import { resolveRaftConfig, type RaftConfig, type ResolvedRaftConfig } from './config.js'
 import { handleVoteRequest, hup, stepCandidate } from './election.js'
-import { handleAppend, handleHeartbeat, handleSnapshotChunk, type IncomingSnapshot } from './follower.js'
+import { handleLeaderMessage, type IncomingSnapshot } from './follower.js'
 import { RaftLog } from './log.js'
 import { ReadIndexQueue } from './read-index.js'
 import { appendEntries, bcastAppend, bcastHeartbeat, sendAppend, sendTimeoutNow, serveRead, stepLeader } from './replication.js'
@@ -258,19 +258,12 @@ export class Raft {
   private stepFollower (m: Message): void {
     switch (m.type) {
       case 'append':
-        this.electionElapsed = 0
-        this.lead = m.from
-        handleAppend(this, m)
-        break
       case 'heartbeat':
-        this.electionElapsed = 0
-        this.lead = m.from
-        handleHeartbeat(this, m)
-        break
       case 'snapshot':
+        // Heard from the leader: its lease holds, and the election timer starts over.
         this.electionElapsed = 0
         this.lead = m.from
-        handleSnapshotChunk(this, m)
+        handleLeaderMessage(this, m)
         break
       case 'timeoutNow':
         this.logger.info('leadership handed over', { from: m.from, term: this.term })

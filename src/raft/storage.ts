@@ -33,7 +33,7 @@ export interface RaftStorage {
 }
 
 /** The empty membership of a node that has not joined a cluster yet. */
-export const emptyConf: ConfState = { voters: [], learners: [] }
+const emptyConf: ConfState = { voters: [], learners: [] }
 
 /** The snapshot every log starts from: index 0, term 0, no members. */
 export const emptySnapshot: Snapshot = { metadata: { index: 0, term: 0, conf: emptyConf }, data: new Uint8Array() }
