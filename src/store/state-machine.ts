@@ -89,7 +89,31 @@ export class StoreStateMachine {
         if (command.revision > this.kv.revision) return refuse('futureRevision', `revision ${command.revision} is ahead of ${this.kv.revision}`)
         this.kv.compact(command.revision)
         return { type: 'compacted', revision: this.kv.compactRevision }
+      case 'restore': return this.restore(command.data)
     }
+  }
+
+  // ---- restore ----
+
+  /**
+   * Replaces keys, leases and locks with those of `data`; sessions stay, so a retried command is
+   * still answered once. Revisions never go back, for watchers and fencing tokens alike: the
+   * restore takes revision max(current, data's) + 1 and every restored key is written at it
+   * (value, version and lease kept), every restored lock holder gets it as its token (the lock
+   * key's modRevision, which guarded writes compare with), and the history is compacted up to and
+   * including it, so a watcher resuming from any earlier revision — even one that had seen
+   * everything before the restore — is told `compacted` and lists again.
+   */
+  private restore (data: StoreData): StoreResult {
+    const invalid = checkStoreData(data)
+    if (invalid !== undefined) return refuse('badRequest', `restore: ${invalid}`)
+    const revision = Math.max(this.kv.revision, data.kv.revision) + 1
+    const keys = data.kv.keys.map(kv => ({ ...kv, createRevision: revision, modRevision: revision }))
+    this.kv = KeyStore.fromData({ revision, compactRevision: revision, keys, history: [] })
+    this.leases = new Map(data.leases.map(({ id, ttlMs }) => [id, { ttlMs, keys: new Set<string>() }]))
+    for (const kv of keys) if (kv.lease !== 0) this.leases.get(kv.lease as LeaseId)?.keys.add(kv.key)
+    this.locks = LockTable.fromData(data.locks.map(lock => ({ ...lock, holder: lock.holder === null ? null : { ...lock.holder, token: revision } })))
+    return { type: 'restored', revision }
   }
 
   // ---- transactions ----
@@ -252,6 +276,70 @@ export class StoreStateMachine {
     for (const session of data.sessions) machine.sessions.set(session.client, { sequence: session.sequence, result: session.result, lastIndex: session.lastIndex })
     return machine
   }
+}
+
+/**
+ * Why `data` could not be the state of a store, or undefined when it could: integers in range,
+ * keys, leases, locks and sessions each unique and in the order `toData` gives them, revisions
+ * within the store's revision, history above the compaction revision and in order, and every
+ * lease a key or a lock names present. `fromData` and restore rely on these.
+ */
+export function checkStoreData (data: StoreData): string | undefined {
+  const { kv } = data
+  if (!isCount(kv.revision) || !isCount(kv.compactRevision) || kv.compactRevision > kv.revision) return `bad revisions ${kv.revision}, compacted ${kv.compactRevision}`
+  const leases = new Set<number>()
+  let previousLease = 0
+  for (const lease of data.leases) {
+    if (!isCount(lease.id) || lease.id <= previousLease) return `lease ${lease.id} is not a positive id above ${previousLease}`
+    if (!isCount(lease.ttlMs)) return `lease ${lease.id} has a bad ttl`
+    leases.add(lease.id)
+    previousLease = lease.id
+  }
+  let previousKey: string | undefined
+  for (const item of kv.keys) {
+    if (previousKey !== undefined && item.key <= previousKey) return `key ${JSON.stringify(item.key)} is out of order or repeated`
+    previousKey = item.key
+    if (!isCount(item.version) || item.version === 0) return `key ${JSON.stringify(item.key)} has version ${item.version}`
+    if (!isCount(item.createRevision) || item.createRevision === 0 || !isCount(item.modRevision) || item.createRevision > item.modRevision || item.modRevision > kv.revision) {
+      return `key ${JSON.stringify(item.key)} has bad revisions`
+    }
+    if (!isCount(item.lease) || (item.lease !== 0 && !leases.has(item.lease))) return `key ${JSON.stringify(item.key)} names lease ${item.lease}, which is not there`
+  }
+  let previousEvent = kv.compactRevision + 1
+  for (const event of kv.history) {
+    if (!isCount(event.revision) || event.revision < previousEvent || event.revision > kv.revision) return `event at ${event.revision} is out of order or outside (${kv.compactRevision}, ${kv.revision}]`
+    if (!isCount(event.version)) return `event at ${event.revision} has a bad version`
+    previousEvent = event.revision
+  }
+  let previousLock: string | undefined
+  for (const lock of data.locks) {
+    if (previousLock !== undefined && lock.name <= previousLock) return `lock ${JSON.stringify(lock.name)} is out of order or repeated`
+    previousLock = lock.name
+    const owners = new Set<string>()
+    if (lock.holder !== null) {
+      const { holder } = lock
+      if (!leases.has(holder.lease)) return `lock ${JSON.stringify(lock.name)} is held under lease ${holder.lease}, which is not there`
+      if (!isCount(holder.token) || holder.token === 0 || holder.token > kv.revision) return `lock ${JSON.stringify(lock.name)} has token ${holder.token}`
+      owners.add(holder.owner)
+    }
+    for (const waiter of lock.waiters) {
+      if (owners.has(waiter.owner)) return `lock ${JSON.stringify(lock.name)} lists ${JSON.stringify(waiter.owner)} twice`
+      if (!leases.has(waiter.lease)) return `lock ${JSON.stringify(lock.name)} has a waiter under lease ${waiter.lease}, which is not there`
+      owners.add(waiter.owner)
+    }
+  }
+  let previousClient: string | undefined
+  for (const session of data.sessions) {
+    if (previousClient !== undefined && session.client <= previousClient) return `session ${JSON.stringify(session.client)} is out of order or repeated`
+    previousClient = session.client
+    if (!isCount(session.sequence) || !isCount(session.lastIndex)) return `session ${JSON.stringify(session.client)} has a bad sequence or index`
+  }
+  return undefined
+}
+
+/** A non-negative safe integer. */
+function isCount (value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0
 }
 
 function refuse (reason: StoreRefusal, detail: string): StoreResult {

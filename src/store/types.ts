@@ -1,4 +1,5 @@
 import type { Brand } from '../lib/brand.js'
+import type { StoreData } from './state-machine.js'
 
 /** A lease's id, chosen by the client that grants it (unique per cluster, checked when granted). */
 export type LeaseId = Brand<number, 'LeaseId'>
@@ -40,6 +41,8 @@ export type StoreCommand =
   | { readonly type: 'lockAcquire', readonly name: string, readonly lease: LeaseId, readonly owner: string }
   | { readonly type: 'lockRelease', readonly name: string, readonly owner: string }
   | { readonly type: 'compact', readonly revision: number }
+  /** Replaces keys, leases and locks with those of `data` (a backup), at a revision above both; sessions stay. */
+  | { readonly type: 'restore', readonly data: StoreData }
 
 /** A command with the session that makes a retry apply once (Raft thesis §6.3). */
 export interface SessionCommand {
@@ -58,6 +61,7 @@ export type StoreResult =
   | { readonly type: 'lockQueued', readonly name: string, readonly position: number }
   | { readonly type: 'lockReleased', readonly name: string, readonly revision: number }
   | { readonly type: 'compacted', readonly revision: number }
+  | { readonly type: 'restored', readonly revision: number }
   | { readonly type: 'refused', readonly reason: StoreRefusal, readonly detail: string }
 
 export type StoreRefusal = 'leaseNotFound' | 'leaseExists' | 'badRequest' | 'notHolder' | 'staleSequence' | 'compacted' | 'futureRevision' | 'limit'

@@ -215,3 +215,127 @@ test('fencing tokens of successive holders of a lock strictly increase, whatever
     })
   }
 })
+
+/** A backup: a small store with a lease, keys and a held lock, at a low revision. */
+function backupData (): ReturnType<StoreStateMachine['toData']> {
+  const { sm, run } = store()
+  run({ type: 'leaseGrant', lease: lease(1), ttlMs: 5000 })
+  run(put('a', 'from backup', 1))
+  run(put('a', 'from backup 2', 1))
+  run(put('b', 'b'))
+  run({ type: 'lockAcquire', name: 'db', lease: lease(1), owner: 'x' })
+  return sm.toData()
+}
+
+test('restore replaces keys, leases and locks at a revision above both, and keeps sessions', t => {
+  const data = backupData()
+  const sm = new StoreStateMachine()
+  let index = 0
+  const apply = (client: string, sequence: number, command: StoreCommand): StoreResult => sm.apply(++index, { client, sequence, command })
+  apply('c', 1, { type: 'leaseGrant', lease: lease(2), ttlMs: 5000 })
+  apply('c', 2, { type: 'lockAcquire', name: 'db', lease: lease(2), owner: 'y' })
+  for (let i = 0; i < 7; i++) apply('c', 3 + i, put(`mine${i}`, 'x', 2))
+  const last = apply('c', 10, put('mine7', 'x', 2))
+  const before = sm.revision
+  t.true(before > data.kv.revision)
+  const restored = apply('admin', 1, { type: 'restore', data })
+  t.deepEqual(restored, { type: 'restored', revision: before + 1 })
+  t.is(sm.revision, before + 1)
+  t.is(text(sm.get('a')?.value), 'from backup 2')
+  t.like(sm.get('a'), { version: 2, lease: 1, createRevision: before + 1, modRevision: before + 1 })
+  t.is(sm.get('mine0'), undefined)
+  t.deepEqual(sm.leaseList(), [{ id: 1, ttlMs: 5000, keys: 1 }])
+  t.deepEqual(sm.lock('db'), { name: 'db', holder: { owner: 'x', lease: lease(1), token: before + 1 }, waiters: [] })
+  t.is(sm.get(lockKey('db'))?.modRevision, before + 1, 'the lock key carries the holder\'s token')
+  t.deepEqual(sm.toData().sessions.map(session => session.client), ['admin', 'c'])
+  // A retry of a command from before the restore is answered from the session, not applied again.
+  t.deepEqual(apply('c', 10, put('mine7', 'x', 2)), last)
+  t.is(sm.revision, before + 1)
+  t.is(sm.get('mine7'), undefined)
+  // Lease 1 still works: its keys go with it, and the lock passes on.
+  t.like(apply('c', 11, { type: 'leaseRevoke', lease: lease(1) }), { type: 'leaseRevoked', revision: before + 2 })
+  t.is(sm.get('a'), undefined)
+  t.is(sm.lock('db').holder, null)
+})
+
+test('after a restore, a lock acquired gets a larger token than any before, and old tokens guard nothing', t => {
+  const { sm, run } = store()
+  const tokens: number[] = []
+  for (const id of [1, 2]) run({ type: 'leaseGrant', lease: lease(id), ttlMs: 5000 })
+  for (let i = 0; i < 5; i++) {
+    const result = run({ type: 'lockAcquire', name: 'db', lease: lease(1 + (i % 2)), owner: `o${i}` })
+    if (result.type === 'lockAcquired') tokens.push(result.token)
+    run({ type: 'lockRelease', name: 'db', owner: `o${i}` })
+  }
+  t.is(tokens.length, 5)
+  const data = backupData()
+  run({ type: 'restore', data })
+  const restoredToken = sm.lock('db').holder?.token ?? 0
+  t.true(tokens.every(token => token < restoredToken))
+  const stale = data.locks[0]?.holder?.token ?? 0
+  const guarded = run({ type: 'txn', compares: [{ target: 'modRevision', key: lockKey('db'), op: '=', value: stale }], success: [{ type: 'put', key: 'data', value: bytes('stale') }], failure: [] })
+  t.like(guarded, { succeeded: false }, 'the backup\'s token is not the restored holder\'s')
+  run({ type: 'lockRelease', name: 'db', owner: 'x' })
+  run({ type: 'leaseGrant', lease: lease(3), ttlMs: 5000 })
+  const next = run({ type: 'lockAcquire', name: 'db', lease: lease(3), owner: 'z' })
+  t.is(next.type, 'lockAcquired')
+  t.true(next.type === 'lockAcquired' && next.token > Math.max(restoredToken, ...tokens))
+})
+
+test('after a restore, a watcher resuming from any earlier revision is told compacted, even one that had seen everything', t => {
+  const { sm, run } = store()
+  for (let i = 0; i < 10; i++) run(put('k', String(i)))
+  const seen = sm.revision
+  const restored = run({ type: 'restore', data: backupData() })
+  t.deepEqual(restored, { type: 'restored', revision: seen + 1 })
+  t.deepEqual(sm.watch('', seen + 1, 10), { compacted: true, compactRevision: seen + 1 })
+  t.deepEqual(sm.watch('', 1, 10), { compacted: true, compactRevision: seen + 1 })
+  run(put('k', 'after'))
+  const after = sm.watch('', seen + 2, 10)
+  t.deepEqual(after.compacted ? [] : after.events.map(e => `${e.key}@${e.revision}`), [`k@${seen + 2}`])
+})
+
+test('a restore from a backup ahead of the store moves past the backup\'s revision', t => {
+  const { sm, run } = store()
+  run(put('k', 'v'))
+  const data = backupData()
+  t.true(data.kv.revision > sm.revision)
+  t.deepEqual(run({ type: 'restore', data }), { type: 'restored', revision: data.kv.revision + 1 })
+})
+
+test('a restore of data no store could hold is refused and changes nothing', t => {
+  const { sm, run } = store()
+  run(put('k', 'v'))
+  const data = backupData()
+  const before = sm.toData()
+  const orphan = { ...data, leases: [] }
+  t.like(run({ type: 'restore', data: orphan }), { type: 'refused', reason: 'badRequest' })
+  const unordered = { ...data, kv: { ...data.kv, keys: [...data.kv.keys].reverse() } }
+  t.like(run({ type: 'restore', data: unordered }), { type: 'refused', reason: 'badRequest' })
+  const after = sm.toData()
+  t.deepEqual(after.kv, before.kv)
+  t.deepEqual(after.locks, before.locks)
+})
+
+test('fencing tokens keep increasing across restores of older backups', t => {
+  for (const seed of [21, 22, 23]) {
+    const sm = new StoreStateMachine()
+    const lastToken = new Map<string, number>()
+    const backups: Array<ReturnType<StoreStateMachine['toData']>> = []
+    randomCommands(seed, 1500).forEach((command, i) => {
+      if (i % 100 === 0) backups.push(sm.toData())
+      const backup = backups[Math.max(0, backups.length - 3)]
+      const revision = sm.revision
+      const result = sm.apply(i + 1, { client: '', sequence: 0, command: i % 250 === 249 && backup !== undefined ? { type: 'restore', data: backup } : command })
+      t.true(sm.revision >= revision, `seed ${seed}: the revision went back`)
+      if (result.type === 'restored') t.true(result.revision > revision)
+      for (const name of ['l0', 'l1', 'l2']) {
+        const holder = sm.lock(name).holder
+        if (holder === null) continue
+        const previous = lastToken.get(name) ?? 0
+        t.true(holder.token >= previous, `seed ${seed}: ${name} token went back`)
+        lastToken.set(name, holder.token)
+      }
+    })
+  }
+})

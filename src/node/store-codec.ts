@@ -1,0 +1,366 @@
+import { assert } from '../lib/assert.js'
+import { galaxy } from '../proto/gen/galaxy.js'
+import type { LockState } from '../store/lock-table.js'
+import { checkStoreData, type StoreData } from '../store/state-machine.js'
+import type { Compare, CompareOp, KeyValue, LeaseId, SessionCommand, StoreCommand, StoreRefusal, StoreResult, TxnOp, WatchEvent } from '../store/types.js'
+import { DecodeError } from './decode-error.js'
+
+// ---- the closed sets of names the wire carries as strings ----
+
+const compareOps: Readonly<Record<CompareOp, true>> = { '=': true, '!=': true, '<': true, '>': true }
+const numberTargets: Readonly<Record<Exclude<Compare['target'], 'value'>, true>> = { version: true, createRevision: true, modRevision: true }
+const refusals: Readonly<Record<StoreRefusal, true>> = {
+  leaseNotFound: true, leaseExists: true, badRequest: true, notHolder: true, staleSequence: true, compacted: true, futureRevision: true, limit: true
+}
+const eventTypes: Readonly<Record<WatchEvent['type'], true>> = { put: true, delete: true }
+
+function isName<T extends string> (names: Readonly<Record<T, true>>, value: string): value is T {
+  return Object.hasOwn(names, value)
+}
+
+// ---- encoding: TypeScript records to protobuf messages ----
+
+/**
+ * The wire holds integers in [0, 2^53) (a compare's number: any safe integer). A command built
+ * from client input is checked before it is proposed, so anything else here is a caller's bug.
+ */
+function count (value: number, field: string): number {
+  assert(Number.isSafeInteger(value) && value >= 0, 'store codec: not a non-negative safe integer', { field, value })
+  return value
+}
+
+function toKeyValueMessage (kv: KeyValue): galaxy.KeyValue.$Properties {
+  return {
+    key: kv.key,
+    value: kv.value,
+    createRevision: count(kv.createRevision, 'createRevision'),
+    modRevision: count(kv.modRevision, 'modRevision'),
+    version: count(kv.version, 'version'),
+    lease: count(kv.lease, 'lease')
+  }
+}
+
+function toCompareMessage (compare: Compare): galaxy.Compare.$Properties {
+  const { target, key, op } = compare
+  if (compare.target === 'value') return { target, key, op, bytesValue: compare.value }
+  assert(Number.isSafeInteger(compare.value), 'store codec: a compare number must be a safe integer', { value: compare.value })
+  return { target, key, op, numberValue: compare.value }
+}
+
+function toTxnOpMessage (op: TxnOp): galaxy.TxnOp.$Properties {
+  switch (op.type) {
+    case 'put': return op.lease === undefined ? { type: op.type, key: op.key, value: op.value } : { type: op.type, key: op.key, value: op.value, lease: count(op.lease, 'lease') }
+    case 'delete': return op.prefix === undefined ? { type: op.type, key: op.key } : { type: op.type, key: op.key, prefix: op.prefix }
+    case 'get': return { type: op.type, key: op.key }
+  }
+}
+
+function toCommandMessage (command: StoreCommand): galaxy.StoreCommand.$Properties {
+  switch (command.type) {
+    case 'txn': return { txn: { compares: command.compares.map(toCompareMessage), success: command.success.map(toTxnOpMessage), failure: command.failure.map(toTxnOpMessage) } }
+    case 'leaseGrant': return { leaseGrant: { lease: count(command.lease, 'lease'), ttlMs: count(command.ttlMs, 'ttlMs') } }
+    case 'leaseRevoke': return { leaseRevoke: { lease: count(command.lease, 'lease') } }
+    case 'leaseExpire': return { leaseExpire: { lease: count(command.lease, 'lease') } }
+    case 'lockAcquire': return { lockAcquire: { name: command.name, lease: count(command.lease, 'lease'), owner: command.owner } }
+    case 'lockRelease': return { lockRelease: { name: command.name, owner: command.owner } }
+    case 'compact': return { compact: { revision: count(command.revision, 'revision') } }
+    case 'restore': return { restore: toDataMessage(command.data) }
+  }
+}
+
+function toResultMessage (result: StoreResult): galaxy.StoreResult.$Properties {
+  switch (result.type) {
+    case 'txn': return { txn: { revision: count(result.revision, 'revision'), succeeded: result.succeeded, gets: result.gets.map(kv => kv === null ? {} : { kv: toKeyValueMessage(kv) }) } }
+    case 'leaseGranted': return { leaseGranted: { lease: count(result.lease, 'lease'), ttlMs: count(result.ttlMs, 'ttlMs') } }
+    case 'leaseRevoked': return { leaseRevoked: { lease: count(result.lease, 'lease'), revision: count(result.revision, 'revision') } }
+    case 'lockAcquired': return { lockAcquired: { name: result.name, token: count(result.token, 'token') } }
+    case 'lockQueued': return { lockQueued: { name: result.name, position: count(result.position, 'position') } }
+    case 'lockReleased': return { lockReleased: { name: result.name, revision: count(result.revision, 'revision') } }
+    case 'compacted': return { compacted: { revision: count(result.revision, 'revision') } }
+    case 'restored': return { restored: { revision: count(result.revision, 'revision') } }
+    case 'refused': return { refused: { reason: result.reason, detail: result.detail } }
+  }
+}
+
+function toEventMessage (event: WatchEvent): galaxy.WatchEvent.$Properties {
+  return { type: event.type, revision: count(event.revision, 'revision'), key: event.key, value: event.value, version: count(event.version, 'version') }
+}
+
+function toLockMessage (lock: LockState): galaxy.LockState.$Properties {
+  return {
+    name: lock.name,
+    holder: lock.holder === null ? null : { owner: lock.holder.owner, lease: count(lock.holder.lease, 'lease'), token: count(lock.holder.token, 'token') },
+    waiters: lock.waiters.map(waiter => ({ owner: waiter.owner, lease: count(waiter.lease, 'lease') }))
+  }
+}
+
+function toDataMessage (data: StoreData): galaxy.StoreData.$Properties {
+  return {
+    kv: {
+      revision: count(data.kv.revision, 'revision'),
+      compactRevision: count(data.kv.compactRevision, 'compactRevision'),
+      keys: data.kv.keys.map(toKeyValueMessage),
+      history: data.kv.history.map(toEventMessage)
+    },
+    leases: data.leases.map(lease => ({ id: count(lease.id, 'lease'), ttlMs: count(lease.ttlMs, 'ttlMs') })),
+    locks: data.locks.map(toLockMessage),
+    sessions: data.sessions.map(session => ({ client: session.client, sequence: count(session.sequence, 'sequence'), result: toResultMessage(session.result), lastIndex: count(session.lastIndex, 'lastIndex') }))
+  }
+}
+
+// ---- decoding: protobuf messages to TypeScript records, checking every rule on the way ----
+
+function fail (message: string): never {
+  throw new DecodeError(`store codec: ${message}`)
+}
+
+/**
+ * A 64-bit field as a number: protobufjs gives a number or a Long ({ low, high }) and 0 for an
+ * absent field. Anything at or beyond 2^53 (or negative, unless `signed`) is refused.
+ */
+function integer (value: unknown, field: string, signed = false): number {
+  if (value === null || value === undefined) return 0
+  let result: number
+  if (typeof value === 'number') {
+    result = value
+  } else if (typeof value === 'object' && typeof (value as { low?: unknown }).low === 'number' && typeof (value as { high?: unknown }).high === 'number') {
+    const { low, high } = value as { low: number, high: number }
+    result = (signed ? high : high >>> 0) * 2 ** 32 + (low >>> 0)
+  } else {
+    return fail(`${field} is not an integer`)
+  }
+  if (!Number.isSafeInteger(result) || (!signed && result < 0)) fail(`${field} is out of range`)
+  return result
+}
+
+/** A bytes field as a fresh plain Uint8Array: it does not hold on to (or share) the decoded buffer. */
+function bytesOf (value: Uint8Array | null | undefined): Uint8Array {
+  return value === null || value === undefined ? new Uint8Array(0) : new Uint8Array(value)
+}
+
+function textOf (value: string | null | undefined): string {
+  return value ?? ''
+}
+
+function present<T> (value: T | null | undefined, field: string): T {
+  if (value === null || value === undefined) fail(`${field} is missing`)
+  return value
+}
+
+/** The one member of a oneof that is set; none or several is an error. */
+function oneMember<K extends string> (message: Partial<Record<K, unknown>>, members: readonly K[], field: string): K {
+  let found: K | undefined
+  for (const member of members) {
+    if (message[member] === null || message[member] === undefined) continue
+    if (found !== undefined) fail(`${field} sets both ${found} and ${member}`)
+    found = member
+  }
+  return found ?? fail(`${field} sets none of ${members.join(', ')}`)
+}
+
+function fromKeyValueMessage (message: galaxy.KeyValue.$Properties): KeyValue {
+  return {
+    key: textOf(message.key),
+    value: bytesOf(message.value),
+    createRevision: integer(message.createRevision, 'createRevision'),
+    modRevision: integer(message.modRevision, 'modRevision'),
+    version: integer(message.version, 'version'),
+    lease: integer(message.lease, 'lease')
+  }
+}
+
+function fromCompareMessage (message: galaxy.Compare.$Properties): Compare {
+  const key = textOf(message.key)
+  const op = textOf(message.op)
+  if (!isName(compareOps, op)) return fail(`compare op ${JSON.stringify(op)} is not one of =, !=, <, >`)
+  const target = textOf(message.target)
+  const operand = oneMember(message, ['bytesValue', 'numberValue'], 'compare operand')
+  if (target === 'value') {
+    if (operand !== 'bytesValue') fail('a compare of a value needs bytes')
+    return { target, key, op, value: bytesOf(message.bytesValue) }
+  }
+  if (!isName(numberTargets, target)) return fail(`compare target ${JSON.stringify(target)} is not value, version, createRevision or modRevision`)
+  if (operand !== 'numberValue') fail(`a compare of ${target} needs a number`)
+  return { target, key, op, value: integer(message.numberValue, 'compare number', true) }
+}
+
+function fromTxnOpMessage (message: galaxy.TxnOp.$Properties): TxnOp {
+  const key = textOf(message.key)
+  const value = bytesOf(message.value)
+  const hasLease = message.lease !== null && message.lease !== undefined
+  const hasPrefix = message.prefix !== null && message.prefix !== undefined
+  switch (message.type) {
+    case 'put':
+      if (hasPrefix) fail('a put has no prefix')
+      return hasLease ? { type: 'put', key, value, lease: integer(message.lease, 'lease') } : { type: 'put', key, value }
+    case 'delete':
+      if (hasLease || value.byteLength > 0) fail('a delete has no value or lease')
+      return hasPrefix ? { type: 'delete', key, prefix: message.prefix === true } : { type: 'delete', key }
+    case 'get':
+      if (hasLease || hasPrefix || value.byteLength > 0) fail('a get has no value, lease or prefix')
+      return { type: 'get', key }
+    default:
+      return fail(`txn op type ${JSON.stringify(message.type)} is not put, delete or get`)
+  }
+}
+
+const commandMembers = ['txn', 'leaseGrant', 'leaseRevoke', 'leaseExpire', 'lockAcquire', 'lockRelease', 'compact', 'restore'] as const
+
+function fromCommandMessage (message: galaxy.StoreCommand.$Properties): StoreCommand {
+  const member = oneMember(message, commandMembers, 'command')
+  switch (member) {
+    case 'txn': {
+      const txn = present(message.txn, 'txn')
+      return { type: 'txn', compares: (txn.compares ?? []).map(fromCompareMessage), success: (txn.success ?? []).map(fromTxnOpMessage), failure: (txn.failure ?? []).map(fromTxnOpMessage) }
+    }
+    case 'leaseGrant': {
+      const grant = present(message.leaseGrant, 'leaseGrant')
+      return { type: 'leaseGrant', lease: integer(grant.lease, 'lease') as LeaseId, ttlMs: integer(grant.ttlMs, 'ttlMs') }
+    }
+    case 'leaseRevoke': return { type: 'leaseRevoke', lease: integer(present(message.leaseRevoke, 'leaseRevoke').lease, 'lease') as LeaseId }
+    case 'leaseExpire': return { type: 'leaseExpire', lease: integer(present(message.leaseExpire, 'leaseExpire').lease, 'lease') as LeaseId }
+    case 'lockAcquire': {
+      const acquire = present(message.lockAcquire, 'lockAcquire')
+      return { type: 'lockAcquire', name: textOf(acquire.name), lease: integer(acquire.lease, 'lease') as LeaseId, owner: textOf(acquire.owner) }
+    }
+    case 'lockRelease': {
+      const release = present(message.lockRelease, 'lockRelease')
+      return { type: 'lockRelease', name: textOf(release.name), owner: textOf(release.owner) }
+    }
+    case 'compact': return { type: 'compact', revision: integer(present(message.compact, 'compact').revision, 'revision') }
+    case 'restore': return { type: 'restore', data: fromDataMessage(present(message.restore, 'restore')) }
+  }
+}
+
+const resultMembers = ['txn', 'leaseGranted', 'leaseRevoked', 'lockAcquired', 'lockQueued', 'lockReleased', 'compacted', 'refused', 'restored'] as const
+
+function fromResultMessage (message: galaxy.StoreResult.$Properties): StoreResult {
+  const member = oneMember(message, resultMembers, 'result')
+  switch (member) {
+    case 'txn': {
+      const txn = present(message.txn, 'txn')
+      const gets = (txn.gets ?? []).map(get => get.kv === null || get.kv === undefined ? null : fromKeyValueMessage(get.kv))
+      return { type: 'txn', revision: integer(txn.revision, 'revision'), succeeded: txn.succeeded === true, gets }
+    }
+    case 'leaseGranted': {
+      const granted = present(message.leaseGranted, 'leaseGranted')
+      return { type: 'leaseGranted', lease: integer(granted.lease, 'lease') as LeaseId, ttlMs: integer(granted.ttlMs, 'ttlMs') }
+    }
+    case 'leaseRevoked': {
+      const revoked = present(message.leaseRevoked, 'leaseRevoked')
+      return { type: 'leaseRevoked', lease: integer(revoked.lease, 'lease') as LeaseId, revision: integer(revoked.revision, 'revision') }
+    }
+    case 'lockAcquired': {
+      const acquired = present(message.lockAcquired, 'lockAcquired')
+      return { type: 'lockAcquired', name: textOf(acquired.name), token: integer(acquired.token, 'token') }
+    }
+    case 'lockQueued': {
+      const queued = present(message.lockQueued, 'lockQueued')
+      return { type: 'lockQueued', name: textOf(queued.name), position: integer(queued.position, 'position') }
+    }
+    case 'lockReleased': {
+      const released = present(message.lockReleased, 'lockReleased')
+      return { type: 'lockReleased', name: textOf(released.name), revision: integer(released.revision, 'revision') }
+    }
+    case 'compacted': return { type: 'compacted', revision: integer(present(message.compacted, 'compacted').revision, 'revision') }
+    case 'restored': return { type: 'restored', revision: integer(present(message.restored, 'restored').revision, 'revision') }
+    case 'refused': {
+      const refused = present(message.refused, 'refused')
+      const reason = textOf(refused.reason)
+      if (!isName(refusals, reason)) return fail(`refusal reason ${JSON.stringify(reason)} is unknown`)
+      return { type: 'refused', reason, detail: textOf(refused.detail) }
+    }
+  }
+}
+
+function fromEventMessage (message: galaxy.WatchEvent.$Properties): WatchEvent {
+  const type = textOf(message.type)
+  if (!isName(eventTypes, type)) return fail(`event type ${JSON.stringify(type)} is not put or delete`)
+  return { type, revision: integer(message.revision, 'revision'), key: textOf(message.key), value: bytesOf(message.value), version: integer(message.version, 'version') }
+}
+
+function fromLockMessage (message: galaxy.LockState.$Properties): LockState {
+  const holder = message.holder
+  return {
+    name: textOf(message.name),
+    holder: holder === null || holder === undefined ? null : { owner: textOf(holder.owner), lease: integer(holder.lease, 'lease') as LeaseId, token: integer(holder.token, 'token') },
+    waiters: (message.waiters ?? []).map(waiter => ({ owner: textOf(waiter.owner), lease: integer(waiter.lease, 'lease') as LeaseId }))
+  }
+}
+
+/** StoreData, checked whole: `checkStoreData` says whether a store could be in this state. */
+function fromDataMessage (message: galaxy.StoreData.$Properties): StoreData {
+  const kv = present(message.kv, 'kv')
+  const data: StoreData = {
+    kv: {
+      revision: integer(kv.revision, 'revision'),
+      compactRevision: integer(kv.compactRevision, 'compactRevision'),
+      keys: (kv.keys ?? []).map(fromKeyValueMessage),
+      history: (kv.history ?? []).map(fromEventMessage)
+    },
+    leases: (message.leases ?? []).map(lease => ({ id: integer(lease.id, 'lease') as LeaseId, ttlMs: integer(lease.ttlMs, 'ttlMs') })),
+    locks: (message.locks ?? []).map(fromLockMessage),
+    sessions: (message.sessions ?? []).map(session => ({
+      client: textOf(session.client),
+      sequence: integer(session.sequence, 'sequence'),
+      result: fromResultMessage(present(session.result, 'session result')),
+      lastIndex: integer(session.lastIndex, 'lastIndex')
+    }))
+  }
+  const invalid = checkStoreData(data)
+  if (invalid !== undefined) fail(`store data: ${invalid}`)
+  return data
+}
+
+/** Runs a decoder; whatever goes wrong — in protobufjs or in a check — comes out as a DecodeError. */
+function decoding<T> (what: string, bytes: Uint8Array, decode: (bytes: Uint8Array) => T): T {
+  try {
+    return decode(bytes)
+  } catch (error) {
+    if (error instanceof DecodeError) throw error
+    throw new DecodeError(`store codec: ${what} is malformed`, { cause: error })
+  }
+}
+
+/**
+ * Protobuf encodings of the store's records (proto/galaxy/store.proto): the `SessionCommand` a
+ * Raft log entry carries, the `StoreResult` it is answered with, watch events and keys, and the
+ * whole `StoreData` of a snapshot. Every decode either returns a complete, valid record — one
+ * that encodes again — or throws `DecodeError`, and never anything else. Encoding integers
+ * outside [0, 2^53) fails an assert: commands are checked before they are proposed.
+ */
+export const storeCodec = {
+  encodeCommand (command: SessionCommand): Uint8Array {
+    return galaxy.SessionCommand.encode({ client: command.client, sequence: count(command.sequence, 'sequence'), command: toCommandMessage(command.command) }).finish()
+  },
+  decodeCommand (bytes: Uint8Array): SessionCommand {
+    return decoding('session command', bytes, input => {
+      const message = galaxy.SessionCommand.decode(input)
+      return { client: textOf(message.client), sequence: integer(message.sequence, 'sequence'), command: fromCommandMessage(present(message.command, 'command')) }
+    })
+  },
+  encodeResult (result: StoreResult): Uint8Array {
+    return galaxy.StoreResult.encode(toResultMessage(result)).finish()
+  },
+  decodeResult (bytes: Uint8Array): StoreResult {
+    return decoding('result', bytes, input => fromResultMessage(galaxy.StoreResult.decode(input)))
+  },
+  encodeData (data: StoreData): Uint8Array {
+    return galaxy.StoreData.encode(toDataMessage(data)).finish()
+  },
+  decodeData (bytes: Uint8Array): StoreData {
+    return decoding('store data', bytes, input => fromDataMessage(galaxy.StoreData.decode(input)))
+  },
+  encodeWatchEvent (event: WatchEvent): Uint8Array {
+    return galaxy.WatchEvent.encode(toEventMessage(event)).finish()
+  },
+  decodeWatchEvent (bytes: Uint8Array): WatchEvent {
+    return decoding('watch event', bytes, input => fromEventMessage(galaxy.WatchEvent.decode(input)))
+  },
+  encodeKeyValue (kv: KeyValue): Uint8Array {
+    return galaxy.KeyValue.encode(toKeyValueMessage(kv)).finish()
+  },
+  decodeKeyValue (bytes: Uint8Array): KeyValue {
+    return decoding('key value', bytes, input => fromKeyValueMessage(galaxy.KeyValue.decode(input)))
+  }
+}
