@@ -1,7 +1,8 @@
 import { assert } from '../lib/assert.js'
 import type { NodeId } from '../lib/ids.js'
 import { galaxy } from '../proto/gen/galaxy.js'
-import type { ConfChange, ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js'
+import type { ConfChange, ConfState, Entry, EntryPayload, HardState, Message, MessageType, Snapshot, SnapshotMetadata } from '../raft/types.js'
+import { DecodeError } from './decode-error.js'
 
 const changeTypes: ReadonlySet<string> = new Set(['addLearner', 'addVoter', 'removeNode'])
 
@@ -53,5 +54,141 @@ export const raftCodec = {
   decodeOffset (bytes: Uint8Array): { index: number, term: number } {
     const message = galaxy.LogOffset.decode(bytes)
     return { index: Number(message.index), term: Number(message.term) }
+  },
+  encodeMessage,
+  decodeMessage
+}
+
+const messageTypes: ReadonlySet<string> = new Set<MessageType>(['append', 'appendResponse', 'heartbeat', 'heartbeatResponse', 'vote', 'preVote',
+  'voteResponse', 'preVoteResponse', 'snapshot', 'snapshotResponse', 'propose', 'readIndex', 'readIndexResponse', 'timeoutNow'])
+
+/** A Raft message as sent between members (the `RaftMessage` of raft.proto). */
+function encodeMessage (message: Message): Uint8Array {
+  const wire: galaxy.RaftMessage.$Properties = { type: message.type, from: message.from, to: message.to, term: message.term }
+  switch (message.type) {
+    case 'append':
+      Object.assign(wire, { index: message.index, logTerm: message.logTerm, commit: message.commit, entries: message.entries.map(toWireEntry) })
+      break
+    case 'appendResponse':
+      Object.assign(wire, { index: message.index, reject: message.reject, rejectHint: message.rejectHint, logTerm: message.logTerm })
+      break
+    case 'heartbeat':
+      Object.assign(wire, { commit: message.commit, heartbeatContext: message.context })
+      break
+    case 'heartbeatResponse':
+      wire.heartbeatContext = message.context
+      break
+    case 'vote':
+    case 'preVote':
+      Object.assign(wire, { index: message.index, logTerm: message.logTerm, transfer: message.transfer })
+      break
+    case 'voteResponse':
+    case 'preVoteResponse':
+      wire.reject = message.reject
+      break
+    case 'snapshot':
+      Object.assign(wire, { metadata: toWireMetadata(message.metadata), offset: message.offset, chunk: message.chunk, totalBytes: message.totalBytes })
+      break
+    case 'snapshotResponse':
+      Object.assign(wire, { index: message.index, offset: message.offset, reject: message.reject })
+      break
+    case 'propose':
+      wire.entries = message.entries.map(payload => toWireEntry({ ...payload, term: 0, index: 0 } as Entry))
+      break
+    case 'readIndex':
+      wire.readContext = message.context
+      break
+    case 'readIndexResponse':
+      Object.assign(wire, { index: message.index, readContext: message.context })
+      break
+    case 'timeoutNow':
+      break
   }
+  return galaxy.RaftMessage.encode(wire).finish()
+}
+
+/** Decodes and checks a Raft message from the network; anything malformed throws `DecodeError`. */
+function decodeMessage (bytes: Uint8Array): Message {
+  let wire: galaxy.RaftMessage
+  try {
+    wire = galaxy.RaftMessage.decode(bytes)
+  } catch (error) {
+    throw new DecodeError('malformed raft message', { cause: error })
+  }
+  if (!messageTypes.has(wire.type)) throw new DecodeError(`unknown raft message type "${wire.type.slice(0, 32)}"`)
+  if (!isNodeId(wire.from) || !isNodeId(wire.to)) throw new DecodeError('raft message without valid from/to')
+  const base = { from: wire.from as NodeId, to: wire.to as NodeId, term: safeNumber(wire.term) }
+  const type = wire.type as MessageType
+  switch (type) {
+    case 'append':
+      return { ...base, type, index: safeNumber(wire.index), logTerm: safeNumber(wire.logTerm), commit: safeNumber(wire.commit), entries: wire.entries.map(fromWireEntry) }
+    case 'appendResponse':
+      return { ...base, type, index: safeNumber(wire.index), reject: wire.reject, rejectHint: safeNumber(wire.rejectHint), logTerm: safeNumber(wire.logTerm) }
+    case 'heartbeat':
+      return { ...base, type, commit: safeNumber(wire.commit), context: safeNumber(wire.heartbeatContext) }
+    case 'heartbeatResponse':
+      return { ...base, type, context: safeNumber(wire.heartbeatContext) }
+    case 'vote':
+    case 'preVote':
+      return { ...base, type, index: safeNumber(wire.index), logTerm: safeNumber(wire.logTerm), transfer: wire.transfer }
+    case 'voteResponse':
+    case 'preVoteResponse':
+      return { ...base, type, reject: wire.reject }
+    case 'snapshot':
+      if (wire.metadata == null) throw new DecodeError('snapshot message without metadata')
+      return { ...base, type, metadata: checkedMetadata(wire.metadata), offset: safeNumber(wire.offset), chunk: wire.chunk, totalBytes: safeNumber(wire.totalBytes) }
+    case 'snapshotResponse':
+      return { ...base, type, index: safeNumber(wire.index), offset: safeNumber(wire.offset), reject: wire.reject }
+    case 'propose':
+      return { ...base, type, entries: wire.entries.map(entry => toPayload(fromWireEntry(entry))) }
+    case 'readIndex':
+      return { ...base, type, context: wire.readContext }
+    case 'readIndexResponse':
+      return { ...base, type, index: safeNumber(wire.index), context: wire.readContext }
+    case 'timeoutNow':
+      return { ...base, type }
+  }
+}
+
+function toWireEntry (entry: Entry): galaxy.Entry.$Properties {
+  return entry.type === 'normal'
+    ? { term: entry.term, index: entry.index, data: entry.data }
+    : { term: entry.term, index: entry.index, change: entry.change }
+}
+
+function fromWireEntry (wire: galaxy.Entry.$Properties): Entry {
+  const term = safeNumber(wire.term)
+  const index = safeNumber(wire.index)
+  if (wire.change != null) {
+    const { type, node } = wire.change
+    if (typeof type !== 'string' || !changeTypes.has(type) || !isNodeId(node)) throw new DecodeError('malformed conf change')
+    return { term, index, type: 'confChange', change: { type: type as ConfChange['type'], node: node as NodeId } }
+  }
+  return { term, index, type: 'normal', data: wire.data ?? new Uint8Array(0) }
+}
+
+function toPayload (entry: Entry): EntryPayload {
+  return entry.type === 'normal' ? { type: 'normal', data: entry.data } : { type: 'confChange', change: entry.change }
+}
+
+function toWireMetadata (metadata: SnapshotMetadata): galaxy.SnapshotMetadata.$Properties {
+  return { index: metadata.index, term: metadata.term, conf: { voters: [...metadata.conf.voters], learners: [...metadata.conf.learners] } }
+}
+
+function checkedMetadata (wire: galaxy.SnapshotMetadata.$Properties): SnapshotMetadata {
+  const metadata = toMetadata(wire)
+  if (![...metadata.conf.voters, ...metadata.conf.learners].every(isNodeId)) throw new DecodeError('malformed snapshot membership')
+  return { ...metadata, index: safeNumber(metadata.index), term: safeNumber(metadata.term) }
+}
+
+/** A node id as the network may carry it: non-empty base58, bounded. */
+function isNodeId (text: unknown): boolean {
+  return typeof text === 'string' && text.length > 0 && text.length <= 128 && /^[1-9A-HJ-NP-Za-km-z]+$/.test(text)
+}
+
+/** Protobuf 64-bit numbers arrive as number or Long; anything at or past 2^53 is refused. */
+function safeNumber (value: number | { toNumber(): number } | null | undefined): number {
+  const number = value == null ? 0 : typeof value === 'number' ? value : value.toNumber()
+  if (!Number.isSafeInteger(number) || number < 0) throw new DecodeError('a raft number is out of range')
+  return number
 }

@@ -1,0 +1,204 @@
+import type { Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { NodeId } from '../lib/ids.js'
+import type { Logger } from '../lib/logger.js'
+import type { Message } from '../raft/types.js'
+import { DecodeError } from './decode-error.js'
+import type { Host } from './net/host.js'
+import { raftCodec } from './raft-codec.js'
+
+/** The protocol Raft messages travel on, one long-lived outbound stream per peer. */
+export const raftProtocol = '/galaxy/raft/1'
+
+/** Named bounds of the transport. */
+export const raftTransportLimits = {
+  /** A frame larger than this is refused and its stream reset (a snapshot chunk is 1 MiB). */
+  maxMessageBytes: 8 * 1024 * 1024,
+  /** Messages waiting for one peer; more are dropped (Raft resends). */
+  maxQueuedMessages: 4096,
+  /** Reconnect backoff: first and longest wait after a failed dial. */
+  minBackoffMs: 50,
+  maxBackoffMs: 2000,
+  dialTimeoutMs: 2000
+} as const
+
+/** What the transport counts; exposed in status and checked by tests. */
+export interface RaftTransportCounters {
+  sent: number
+  received: number
+  /** Dropped on the way out: queue full, peer unknown or unreachable. */
+  dropped: number
+  /** Frames that did not decode, or claimed to come from another node: dropped. */
+  malformed: number
+  /** Streams reset for an oversized or broken frame. */
+  resets: number
+}
+
+/**
+ * Carries Raft messages between members over libp2p: length-prefixed protobuf, one outbound
+ * stream per peer kept open and re-dialled with backoff. Delivery is best effort, which is all
+ * Raft asks for: lost messages are resent by the core.
+ */
+export class RaftTransport {
+  readonly counters: RaftTransportCounters = { sent: 0, received: 0, dropped: 0, malformed: 0, resets: 0 }
+  private readonly links = new Map<NodeId, PeerLink>()
+  private stopped = false
+
+  constructor (
+    private readonly host: Host,
+    private readonly init: {
+      /** Where a member can be dialled (multiaddrs without the /p2p suffix). */
+      readonly addressesOf: (id: NodeId) => readonly string[]
+      readonly onMessage: (message: Message) => void
+      readonly logger: Logger
+    }
+  ) {}
+
+  async start (): Promise<void> {
+    await this.host.handle(raftProtocol, (stream, connection) => {
+      void this.receive(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 64 })
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    await this.host.unhandle(raftProtocol)
+    for (const link of this.links.values()) link.close()
+    this.links.clear()
+  }
+
+  /** Queues messages for their peers; never blocks and never throws. */
+  send (messages: readonly Message[]): void {
+    if (this.stopped) return
+    for (const message of messages) {
+      let link = this.links.get(message.to)
+      if (link === undefined) {
+        link = new PeerLink(this.host, message.to, this.init.addressesOf, this.counters, this.init.logger)
+        this.links.set(message.to, link)
+      }
+      link.enqueue(raftCodec.encodeMessage(message))
+    }
+  }
+
+  private async receive (stream: Stream, remote: string): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: raftTransportLimits.maxMessageBytes })
+    try {
+      while (!this.stopped) {
+        const frame = await lp.read()
+        let message: Message
+        try {
+          message = raftCodec.decodeMessage(frame.subarray())
+        } catch (error) {
+          if (!(error instanceof DecodeError)) throw error
+          this.counters.malformed++
+          continue
+        }
+        if (message.from !== remote) {
+          this.counters.malformed++
+          continue
+        }
+        this.counters.received++
+        this.init.onMessage(message)
+      }
+    } catch (error) {
+      if (isEndOfStream(error)) return
+      this.counters.resets++
+      this.init.logger.debug('raft stream reset', { peer: remote, error: (error as Error).message })
+      stream.abort(error as Error)
+    }
+  }
+}
+
+/** The outbound side towards one peer. */
+class PeerLink {
+  private queue: Uint8Array[] = []
+  private stream: LengthPrefixedStream<Stream> | undefined
+  private pumping = false
+  private backoffMs = 0
+  private retryAtMs = 0
+  private closed = false
+
+  constructor (
+    private readonly host: Host,
+    private readonly peer: NodeId,
+    private readonly addressesOf: (id: NodeId) => readonly string[],
+    private readonly counters: RaftTransportCounters,
+    private readonly logger: Logger
+  ) {}
+
+  enqueue (frame: Uint8Array): void {
+    if (this.queue.length >= raftTransportLimits.maxQueuedMessages || (this.stream === undefined && performance.now() < this.retryAtMs)) {
+      this.counters.dropped++
+      return
+    }
+    this.queue.push(frame)
+    if (!this.pumping) void this.pump()
+  }
+
+  close (): void {
+    this.closed = true
+    this.queue = []
+    this.stream?.unwrap().abort(new Error('transport stopped'))
+    this.stream = undefined
+  }
+
+  private async pump (): Promise<void> {
+    this.pumping = true
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const stream = this.stream ?? await this.connect()
+        if (stream === undefined) return
+        const batch = this.queue
+        this.queue = []
+        try {
+          await stream.writeV(batch)
+          this.counters.sent += batch.length
+        } catch (error) {
+          this.counters.dropped += batch.length
+          this.fail(error)
+        }
+      }
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  private async connect (): Promise<LengthPrefixedStream<Stream> | undefined> {
+    const addresses = this.addressesOf(this.peer)
+    try {
+      const targets: Multiaddr[] = addresses.map(address => multiaddr(`${address}/p2p/${this.peer}`))
+      const raw = targets.length > 0
+        ? await this.host.dialProtocol(targets, raftProtocol, { signal: AbortSignal.timeout(raftTransportLimits.dialTimeoutMs) })
+        : await this.host.dialProtocol(peerIdFromString(this.peer), raftProtocol, { signal: AbortSignal.timeout(raftTransportLimits.dialTimeoutMs) })
+      if (this.closed) {
+        raw.abort(new Error('transport stopped'))
+        return undefined
+      }
+      this.stream = lpStream(raw, { maxDataLength: raftTransportLimits.maxMessageBytes })
+      this.backoffMs = 0
+      raw.addEventListener('close', () => { if (this.stream?.unwrap() === raw) this.stream = undefined })
+      return this.stream
+    } catch (error) {
+      this.counters.dropped += this.queue.length
+      this.queue = []
+      this.fail(error)
+      return undefined
+    }
+  }
+
+  private fail (error: unknown): void {
+    this.stream?.unwrap().abort(error instanceof Error ? error : new Error(String(error)))
+    this.stream = undefined
+    this.backoffMs = Math.min(raftTransportLimits.maxBackoffMs, Math.max(raftTransportLimits.minBackoffMs, this.backoffMs * 2))
+    this.retryAtMs = performance.now() + this.backoffMs
+    this.logger.debug('raft peer unreachable', { peer: this.peer, backoffMs: this.backoffMs, error: (error as Error).message })
+  }
+}
+
+/** The remote closed its side cleanly (or the node is stopping): not an error worth counting. */
+function isEndOfStream (error: unknown): boolean {
+  const name = (error as { name?: string }).name
+  return name === 'UnexpectedEOFError' || name === 'StreamClosedError' || name === 'StreamStateError' || name === 'AbortError'
+}
