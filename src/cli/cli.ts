@@ -2,11 +2,34 @@ import { Cli, type BaseContext } from 'clipanion'
 import { buildInfo } from './build-info.js'
 import { DoctorCommand } from './commands/doctor.js'
 import { HelpCommand } from './commands/help.js'
+import { KvDelCommand } from './commands/kv-del.js'
+import { KvGetCommand } from './commands/kv-get.js'
+import { KvListCommand } from './commands/kv-list.js'
+import { KvPutCommand } from './commands/kv-put.js'
+import { KvWatchCommand } from './commands/kv-watch.js'
+import { LockAcquireCommand } from './commands/lock-acquire.js'
+import { LockReleaseCommand } from './commands/lock-release.js'
+import { MembersCommand } from './commands/members.js'
+import { NodeListCommand } from './commands/node-list.js'
+import { OperatorRaftListPeersCommand } from './commands/operator-raft-list-peers.js'
+import { OperatorRaftRemovePeerCommand } from './commands/operator-raft-remove-peer.js'
+import { OperatorRaftTransferLeaderCommand } from './commands/operator-raft-transfer-leader.js'
+import { OperatorSnapshotRestoreCommand } from './commands/operator-snapshot-restore.js'
+import { OperatorSnapshotSaveCommand } from './commands/operator-snapshot-save.js'
+import { StatusCommand } from './commands/status.js'
+import { UpCommand } from './commands/up.js'
 import { VersionCommand } from './commands/version.js'
 import { writeError } from './report-error.js'
 
 /** Every command `galaxy` has. */
-export const commands = [HelpCommand, VersionCommand, DoctorCommand] as const
+export const commands = [
+  HelpCommand, VersionCommand, DoctorCommand, UpCommand,
+  StatusCommand, MembersCommand, NodeListCommand,
+  KvGetCommand, KvPutCommand, KvDelCommand, KvListCommand, KvWatchCommand,
+  LockAcquireCommand, LockReleaseCommand,
+  OperatorRaftListPeersCommand, OperatorRaftRemovePeerCommand, OperatorRaftTransferLeaderCommand,
+  OperatorSnapshotSaveCommand, OperatorSnapshotRestoreCommand
+] as const
 
 /** The galaxy command line with all its commands registered; `colors` styles the help text. */
 export function createCli (options: { colors: boolean }): Cli {

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino'
+import { PinoPretty } from 'pino-pretty'
 import type { LogFields, Logger, LogLevel } from '../lib/logger.js'
 
 /** Where and how much `createLogger` writes. */
@@ -9,6 +10,8 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream
   /** Fields every line carries, such as `{ node: 'seed1' }`. */
   readonly bindings?: LogFields
+  /** Human-readable lines with colours instead of JSON (for a terminal on standard error). */
+  readonly pretty?: boolean
 }
 
 /**
@@ -21,7 +24,9 @@ export function createLogger (options: LoggerOptions = {}): Logger {
     base: { pid: process.pid, ...options.bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: label => ({ level: label }) }
-  }, options.destination ?? pino.destination({ fd: 2, sync: true }))
+  }, options.destination ?? (options.pretty === true
+    ? PinoPretty({ destination: 2, sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })
+    : pino.destination({ fd: 2, sync: true })))
   return wrap(base)
 }
 

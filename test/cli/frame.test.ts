@@ -38,7 +38,7 @@ test('an unknown command or flag is one line on stderr and exit 2', async t => {
   const unknown = await runGalaxy(['doctr'])
   t.is(unknown.exitCode, 2)
   t.is(unknown.stdout, '')
-  t.is(unknown.stderr, 'galaxy: unknown command "doctr"; did you mean galaxy version or galaxy doctor? (see galaxy --help)\n')
+  t.is(unknown.stderr, 'galaxy: unknown command "doctr"; did you mean galaxy doctor? (see galaxy --help)\n')
   const flag = await runGalaxy(['doctor', '--bogus'])
   t.is(flag.exitCode, 2)
   t.is(flag.stderr, 'galaxy: unsupported option name ("--bogus") (see galaxy doctor --help)\n')

@@ -1,0 +1,30 @@
+import { Command, Option } from 'clipanion'
+import { ApiClient } from '../../node/api/client.js'
+import { ApiCommand } from '../api-command.js'
+import { nonEmpty } from '../flags.js'
+import { writeJson } from '../output.js'
+
+/** `galaxy operator raft transfer-leader [ID]`: hands leadership to another voter. */
+export class OperatorRaftTransferLeaderCommand extends ApiCommand {
+  static override paths = [['operator', 'raft', 'transfer-leader']]
+
+  static override usage = Command.Usage({
+    description: 'Hand Raft leadership to another voter',
+    details: 'To the voter ID, or without it to the one the leader picks (the most caught up), for example before taking the leader down.',
+    examples: [['Move leadership off this node', 'galaxy operator raft transfer-leader'], ['To a given voter', 'galaxy operator raft transfer-leader 12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN']]
+  })
+
+  id = Option.String({ name: 'id', required: false })
+
+  protected async run (): Promise<undefined> {
+    const id = this.id === undefined ? undefined : nonEmpty('ID', this.id)
+    const body = await new ApiClient(this.apiTarget()).transferLeader(id)
+    if (this.json) {
+      writeJson(this.context.stdout, body)
+      return undefined
+    }
+    const leader = typeof body.leader === 'string' ? body.leader : `${body.leader.name} (${body.leader.id})`
+    this.context.stdout.write(`leadership transferred to ${leader}\n`)
+    return undefined
+  }
+}

@@ -1,0 +1,32 @@
+/** One API request as the router sees it, whether it came over HTTP or was forwarded by another node. */
+export interface ApiCall {
+  readonly method: string
+  /** The path without the query, e.g. `/v1/kv/a`. */
+  readonly path: string
+  readonly query: URLSearchParams
+  readonly body: Uint8Array
+  /** Forwarded by another node over the cluster network (already authenticated there). */
+  readonly internal: boolean
+  /** How many nodes passed it on already. */
+  readonly hops: number
+  /** Aborted when the caller goes away. */
+  readonly signal: AbortSignal
+}
+
+/** An answer: a whole body, or a stream of chunks (watch). */
+export type ApiReply =
+  | { readonly status: number, readonly contentType: string, readonly body: Uint8Array }
+  | { readonly status: number, readonly contentType: string, readonly stream: AsyncIterable<Uint8Array> }
+
+const encoder = new TextEncoder()
+
+/** A JSON answer. */
+export function jsonReply (status: number, value: unknown): ApiReply {
+  return { status, contentType: 'application/json', body: encoder.encode(`${JSON.stringify(value)}\n`) }
+}
+
+/** The path and query of a call, as forwarded. */
+export function callTarget (call: ApiCall): string {
+  const query = call.query.toString()
+  return query === '' ? call.path : `${call.path}?${query}`
+}

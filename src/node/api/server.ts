@@ -1,0 +1,81 @@
+import { timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { HostPort } from '../../lib/host-port.js'
+import type { Logger } from '../../lib/logger.js'
+import type { ApiCall, ApiReply } from './call.js'
+import { errorReply, ApiFailure } from './router.js'
+
+/** The largest request body the API reads (a snapshot restore is the big one). */
+export const maxRequestBodyBytes = 64 * 1024 * 1024
+
+/**
+ * The node's HTTP/JSON API: checks the bearer token, reads the body (bounded), and hands the call
+ * to `handle`; streams answers chunk by chunk and stops when the client goes away.
+ */
+export async function startApiServer (init: { listen: HostPort, token: string, handle: (call: ApiCall) => Promise<ApiReply>, logger: Logger }): Promise<{ server: Server, address: HostPort }> {
+  const expected = Buffer.from(`Bearer ${init.token}`)
+  const server = createServer((request, response) => {
+    void serve(request, response, expected, init.handle).catch(error => {
+      init.logger.warn('api request failed', { error: (error as Error).message })
+      response.destroy()
+    })
+  })
+  server.keepAliveTimeout = 65_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(init.listen.port, init.listen.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const bound = server.address() as AddressInfo
+  return { server, address: { host: init.listen.host, port: bound.port } }
+}
+
+async function serve (request: IncomingMessage, response: ServerResponse, expected: Buffer, handle: (call: ApiCall) => Promise<ApiReply>): Promise<void> {
+  const controller = new AbortController()
+  response.on('close', () => { controller.abort() })
+  const presented = Buffer.from(request.headers.authorization ?? '')
+  let reply: ApiReply
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+    request.resume()
+    reply = errorReply(new ApiFailure('ERR_UNAUTHORIZED', 'missing or wrong API token (pass --token or set GALAXY_TOKEN; the first seed wrote it to <data>/admin.token)'))
+  } else {
+    const body = await readBody(request)
+    if (body === undefined) {
+      reply = errorReply(new ApiFailure('ERR_LIMIT', `the request body is larger than ${maxRequestBodyBytes} bytes`))
+    } else {
+      const url = new URL(request.url ?? '/', 'http://galaxy')
+      reply = await handle({ method: request.method ?? 'GET', path: url.pathname, query: url.searchParams, body, internal: false, hops: 0, signal: controller.signal })
+    }
+  }
+  response.statusCode = reply.status
+  response.setHeader('content-type', reply.contentType)
+  if ('body' in reply) {
+    response.setHeader('content-length', reply.body.byteLength)
+    response.end(reply.body)
+    return
+  }
+  response.flushHeaders()
+  try {
+    for await (const chunk of reply.stream) {
+      if (controller.signal.aborted) break
+      if (!response.write(chunk)) await new Promise(resolve => response.once('drain', resolve))
+    }
+  } finally {
+    response.end()
+  }
+}
+
+async function readBody (request: IncomingMessage): Promise<Uint8Array | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request) {
+    size += (chunk as Buffer).byteLength
+    if (size > maxRequestBodyBytes) return undefined
+    chunks.push(chunk as Buffer)
+  }
+  return new Uint8Array(Buffer.concat(chunks))
+}
+

@@ -1,0 +1,550 @@
+import { randomUUID } from 'node:crypto'
+import { mkdir, readFile } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import { join as joinPath } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { GalaxyError } from '../lib/errors.js'
+import type { HostPort } from '../lib/host-port.js'
+import type { NodeId } from '../lib/ids.js'
+import type { Logger } from '../lib/logger.js'
+import { SystemRng } from '../runtime/system-rng.js'
+import type { ApiCall, ApiReply } from './api/call.js'
+import { forwardCall, forwardLimits, serveForwarded, type ForwardCounters, type ForwardTarget } from './api/forward.js'
+import { ApiFailure, ApiRouter, type RouterNode } from './api/router.js'
+import { startApiServer } from './api/server.js'
+import type { MemberBody, NodeBody, StatusBody } from './api/wire.js'
+import { measureCapacity } from './gossip/capacity.js'
+import { GossipService } from './gossip/gossip-service.js'
+import { createHost, tcpMultiaddr, type Host } from './net/host.js'
+import { generateClusterKey, generateToken, KeyFileError, loadOrCreatePeerKey, parseClusterKey, readClusterKeyFile, readTokenFile, writeSecretFile } from './net/identity.js'
+import { readNodeState, writeNodeState, type KnownSeed, type NodeState } from './node-state.js'
+import { RaftDriver } from './raft-driver.js'
+import { LevelRaftStorage } from './raft-storage.js'
+import { RaftTransport } from './raft-transport.js'
+import { StoreReplica } from './store-replica.js'
+
+/** Everything `galaxy up` decides before a node starts. */
+export interface ClusterNodeOptions {
+  readonly dataDir: string
+  readonly listen: HostPort
+  readonly api: HostPort
+  readonly name: string
+  /** Run Raft: bootstrap a cluster (no `join`) or join as a learner that is promoted to voter. */
+  readonly seed: boolean
+  readonly join: readonly HostPort[]
+  readonly roles: readonly string[]
+  readonly pool: string
+  readonly labels: Readonly<Record<string, string>>
+  /** `--key-file`: where the cluster key is; else `GALAXY_CLUSTER_KEY`; else `<data>/cluster.key`. */
+  readonly clusterKeyFile?: string | undefined
+  /** `GALAXY_CLUSTER_KEY`: the key's text itself. */
+  readonly clusterKeyEnv?: string | undefined
+  readonly tickMs?: number
+  readonly electionTicks?: number
+  readonly requestTimeoutMs?: number
+  readonly logger: Logger
+}
+
+/** A node as the store's registry keeps it, under `galaxy/nodes/<id>`. */
+export interface NodeRecord {
+  readonly id: string
+  readonly name: string
+  readonly addresses: readonly string[]
+  readonly api: string
+  readonly roles: readonly string[]
+  readonly pool: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly seed: boolean
+}
+
+/** Where the registry of nodes lives in the store. */
+export const nodesPrefix = 'galaxy/nodes/'
+
+/** Named timings of a node. */
+export const nodeTimings = {
+  tickMs: 100,
+  electionTicks: 10,
+  requestTimeoutMs: 5_000,
+  joinTimeoutMs: 30_000,
+  promoteEveryMs: 500,
+  /** A learner this close to the leader's last index is promoted to voter. */
+  promoteLagEntries: 16
+} as const
+
+/** How the first seed tells the operator to add more nodes. */
+export interface JoinHint {
+  readonly clusterId: string
+  readonly keyFile: string
+  readonly tokenFile: string
+  readonly token: string
+}
+
+/**
+ * One galaxy node: its libp2p host, and — on seeds — the Raft driver, level storage and store
+ * replica; the HTTP API and the forwarding service on every node. `start` bootstraps, joins or
+ * rejoins according to the data dir; `stop` hands leadership over first.
+ */
+export class ClusterNode implements RouterNode {
+  readonly id: NodeId
+  readonly requestTimeoutMs: number
+  readonly forwardCounters: ForwardCounters = { served: 0, malformed: 0 }
+  private apiServer: Server | undefined
+  private apiAddress: HostPort
+  private timers: NodeJS.Timeout[] = []
+  private stopping = false
+  private readonly router: ApiRouter
+  private seeds: KnownSeed[]
+  private gossip: GossipService | undefined
+
+  private constructor (
+    private readonly options: ClusterNodeOptions,
+    readonly host: Host,
+    private state: NodeState,
+    readonly token: string,
+    readonly replica: StoreReplica | undefined,
+    private readonly driver: RaftDriver | undefined,
+    private readonly transport: RaftTransport | undefined,
+    private readonly storage: LevelRaftStorage | undefined,
+    readonly joinHint: JoinHint | undefined
+  ) {
+    this.id = host.peerId.toString() as NodeId
+    this.requestTimeoutMs = options.requestTimeoutMs ?? nodeTimings.requestTimeoutMs
+    this.router = new ApiRouter(this)
+    this.apiAddress = options.api
+    this.seeds = [...state.seeds]
+  }
+
+  /** Starts a node from its data dir: bootstraps a new cluster, joins one, or rejoins. */
+  static async start (options: ClusterNodeOptions): Promise<ClusterNode> {
+    const { dataDir, logger } = options
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    const statePath = joinPath(dataDir, 'node.json')
+    const keyPath = joinPath(dataDir, 'cluster.key')
+    const tokenPath = joinPath(dataDir, 'admin.token')
+    let state = await readNodeState(statePath)
+    const seed = state?.seed ?? options.seed
+    const joining = state === undefined && options.join.length > 0
+    if (state === undefined && !joining && !options.seed) throw new GalaxyError('ERR_USAGE', 'a node that is not a seed needs --join HOST:PORT of a seed')
+
+    const given = await givenClusterKey(options)
+    let clusterKey = given?.key ?? await readClusterKeyFile(keyPath)
+    let joinHint: JoinHint | undefined
+    if (clusterKey === undefined) {
+      if (state !== undefined || joining) throw new KeyFileError('the cluster key is missing: pass --key-file FILE or set GALAXY_CLUSTER_KEY (copy <data>/cluster.key from the first seed)')
+      const text = generateClusterKey()
+      await writeSecretFile(keyPath, text)
+      clusterKey = parseClusterKey(text, keyPath)
+    } else if (given !== undefined && await readClusterKeyFile(keyPath) === undefined) {
+      // Keep the key in the data dir, so a restart needs no flag.
+      await writeSecretFile(keyPath, given.text)
+    }
+
+    const peerKey = await loadOrCreatePeerKey(joinPath(dataDir, 'peer.key'))
+    const host = await createHost({ peerKey, clusterKey, listen: options.listen })
+    const id = host.peerId.toString() as NodeId
+    const log = logger.child({ node: options.name })
+    let storage: LevelRaftStorage | undefined
+    let node: ClusterNode | undefined
+    try {
+      let token = await readTokenFile(tokenPath)
+      if (seed) {
+        storage = await LevelRaftStorage.open(joinPath(dataDir, 'raft'))
+        if (state === undefined && !joining) {
+          // The first seed: a one-voter configuration committed at term 1, as etcd bootstraps.
+          await storage.save({ entries: [{ term: 1, index: 1, type: 'confChange', change: { type: 'addVoter', node: id } }], hardState: { term: 1, vote: null, commit: 1 } })
+          state = { clusterId: randomUUID(), seed: true, seeds: [] }
+          token = generateToken()
+          await writeSecretFile(tokenPath, `${token}\n`)
+          await writeNodeState(statePath, state)
+          joinHint = { clusterId: state.clusterId, keyFile: keyPath, tokenFile: tokenPath, token }
+        }
+      }
+      const tickMs = options.tickMs ?? nodeTimings.tickMs
+      const electionTicks = options.electionTicks ?? nodeTimings.electionTicks
+      let replica: StoreReplica | undefined
+      let driver: RaftDriver | undefined
+      let transport: RaftTransport | undefined
+      if (storage !== undefined) {
+        const nowMs = (): number => performance.now()
+        replica = new StoreReplica({ id, storage, electionTimeoutMs: tickMs * electionTicks, logger: log.child({ component: 'store' }), nowMs })
+        const replicaRef = replica
+        transport = new RaftTransport(host, {
+          addressesOf: peer => addressesIn(replicaRef, peer),
+          onMessage: message => { driver?.step(message) },
+          logger: log.child({ component: 'raft-transport' })
+        })
+        const transportRef = transport
+        driver = new RaftDriver({ id, storage, applied: replica.applied, tickMs, electionTicks, send: messages => { transportRef.send(messages) }, application: replica, rng: new SystemRng(), logger: log.child({ component: 'raft' }) })
+        replica.attach(driver)
+        await transport.start()
+        driver.start()
+      }
+      node = new ClusterNode(options, host, state ?? { clusterId: '', seed, seeds: [] }, token ?? '', replica, driver, transport, storage, joinHint)
+      const started = node
+      await serveForwarded(host, async call => await started.router.handle(call), node.forwardCounters, log.child({ component: 'forward' }))
+      if (joining) {
+        const joined = await node.joinCluster(options.join)
+        state = { clusterId: joined.clusterId, seed, seeds: joined.seeds }
+        node.state = state
+        node.seeds = [...joined.seeds]
+        await writeSecretFile(tokenPath, `${joined.token}\n`)
+        await writeNodeState(statePath, state)
+        ;(node as { token: string }).token = joined.token
+      }
+      await node.startApi()
+      const capacity = await measureCapacity(dataDir)
+      node.gossip = new GossipService({
+        host,
+        logger: log.child({ component: 'gossip' }),
+        report: () => ({ ...started.ownRecord(), capacity, uptimeMs: Math.round(process.uptime() * 1000) })
+      })
+      node.gossip.start()
+      node.startBackground()
+      log.info('node started', { id, cluster: node.state.clusterId, seed, listen: host.getMultiaddrs().map(String), api: `${node.apiAddress.host}:${node.apiAddress.port}` })
+      return node
+    } catch (error) {
+      if (node !== undefined) await node.stop().catch(() => {})
+      else {
+        await Promise.resolve(host.stop()).catch(() => {})
+        await storage?.close().catch(() => {})
+      }
+      throw error
+    }
+  }
+
+  get clusterId (): string { return this.state.clusterId }
+  get api (): HostPort { return this.apiAddress }
+  get name (): string { return this.options.name }
+  get seed (): boolean { return this.state.seed }
+
+  /** Hands leadership to another voter (when leader), then stops everything cleanly. */
+  async stop (): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    for (const timer of this.timers) clearInterval(timer)
+    if (this.replica?.isLeader === true && this.replica.conf.voters.length > 1) {
+      try {
+        await this.transferLeader(undefined)
+      } catch (error) {
+        this.options.logger.warn('leadership transfer failed', { error: (error as Error).message })
+      }
+    }
+    await new Promise<void>(resolve => {
+      if (this.apiServer === undefined) { resolve(); return }
+      this.apiServer.close(() => { resolve() })
+      this.apiServer.closeAllConnections()
+    })
+    this.gossip?.stop()
+    this.replica?.detach()
+    await this.driver?.stop()
+    await this.transport?.stop()
+    await this.host.stop()
+    await this.storage?.close()
+  }
+
+  /** Serves a call as the HTTP API would (used by tests and by the node itself). */
+  async handle (call: ApiCall): Promise<ApiReply> {
+    return await this.router.handle(call)
+  }
+
+  // ---- RouterNode ----
+
+  async forward (call: ApiCall, to: 'leader' | 'voter'): Promise<ApiReply> {
+    if (call.hops >= forwardLimits.maxHops) throw new ApiFailure('ERR_NO_LEADER', `the request passed through ${call.hops} nodes without reaching ${to === 'leader' ? 'the leader' : 'a voting seed'}`)
+    const deadline = performance.now() + this.requestTimeoutMs
+    let lastError: unknown
+    while (performance.now() < deadline && !call.signal.aborted) {
+      for (const target of this.forwardTargets()) {
+        try {
+          return await forwardCall(this.host, target, call, Math.max(1, deadline - performance.now()))
+        } catch (error) {
+          lastError = error
+        }
+      }
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    throw new ApiFailure('ERR_NO_LEADER', `cannot reach ${to === 'leader' ? 'the leader' : 'a seed'}${lastError === undefined ? ' (none known)' : `: ${(lastError as Error).message}`}`)
+  }
+
+  status (): StatusBody {
+    const replica = this.requireReplica()
+    const status = this.driver?.status()
+    const leader = replica.leader
+    const members = this.members()
+    const voters = members.filter(member => member.suffrage === 'voter')
+    const alive = voters.filter(member => member.health !== 'dead' && member.health !== 'suspect').length
+    return {
+      clusterId: this.state.clusterId,
+      node: { id: this.id, name: this.options.name, seed: this.state.seed },
+      leader: leader === null ? null : { id: leader, name: this.record(leader)?.name ?? '' },
+      term: status?.term ?? 0,
+      commit: status?.commit ?? 0,
+      applied: replica.applied,
+      revision: replica.state.revision,
+      members,
+      health: leader === null ? 'unavailable' : alive === voters.length ? 'healthy' : 'degraded'
+    }
+  }
+
+  members (): MemberBody[] {
+    const replica = this.requireReplica()
+    const status = this.driver?.status()
+    const { voters, learners } = replica.conf
+    const member = (id: NodeId, suffrage: 'voter' | 'learner'): MemberBody => {
+      const record = this.record(id)
+      return {
+        id,
+        name: record?.name ?? '',
+        suffrage,
+        address: record?.addresses[0] ?? '',
+        leader: replica.leader === id,
+        match: status?.progress[id]?.match ?? 0,
+        health: this.gossip?.state(id) ?? 'unknown'
+      }
+    }
+    return [...voters.map(id => member(id, 'voter')), ...learners.map(id => member(id, 'learner'))]
+  }
+
+  nodes (): NodeBody[] {
+    const replica = this.requireReplica()
+    const records = replica.state.range(nodesPrefix, { limit: 100_000 }).items
+    const { voters, learners } = replica.conf
+    return records.map(kv => {
+      const record = JSON.parse(new TextDecoder().decode(kv.value)) as NodeRecord
+      const id = record.id as NodeId
+      const raftRole = replica.leader === id ? 'leader' : voters.includes(id) ? 'follower' : learners.includes(id) ? 'learner' : 'none'
+      const seen = this.gossip?.get(id)
+      return {
+        id: record.id,
+        name: record.name,
+        addresses: record.addresses,
+        roles: record.roles,
+        pool: record.pool,
+        labels: record.labels,
+        raftRole,
+        // A node never heard from since this node started is suspect until its first report arrives.
+        state: seen?.state ?? 'suspect',
+        lastSeenMs: seen?.lastSeenMs ?? -1,
+        capacity: seen?.report.capacity ?? { cpuCores: 0, memoryBytes: 0, diskBytes: 0 },
+        uptimeMs: seen?.report.uptimeMs ?? 0
+      } satisfies NodeBody
+    })
+  }
+
+  /** On the leader: registers a node and, for a seed, adds it as a learner (promoted once caught up). */
+  async join (body: unknown): Promise<unknown> {
+    const replica = this.requireReplica()
+    const record = parseNodeRecord(body)
+    await this.putRecord(record)
+    const id = record.id as NodeId
+    if (record.seed && !replica.conf.voters.includes(id) && !replica.conf.learners.includes(id)) {
+      const deadline = performance.now() + this.requestTimeoutMs
+      while (!replica.conf.learners.includes(id) && !replica.conf.voters.includes(id)) {
+        if (performance.now() > deadline) throw new ApiFailure('ERR_TIMEOUT', `adding ${record.name} as a learner did not commit in time`)
+        const acceptance = this.driver?.proposeConfChange({ type: 'addLearner', node: id })
+        if (acceptance !== undefined && !acceptance.ok && acceptance.reason !== 'confChangePending') throw new ApiFailure('ERR_NO_LEADER', `cannot add ${record.name}: ${acceptance.reason}`)
+        await replica.nextApply(200)
+      }
+    }
+    return { clusterId: this.state.clusterId, token: this.token, seeds: this.knownSeeds() }
+  }
+
+  async removePeer (id: NodeId): Promise<void> {
+    const replica = this.requireReplica()
+    if (!replica.conf.voters.includes(id) && !replica.conf.learners.includes(id)) throw new ApiFailure('ERR_NOT_FOUND', `${id} is not a member`)
+    const deadline = performance.now() + this.requestTimeoutMs
+    while (replica.conf.voters.includes(id) || replica.conf.learners.includes(id)) {
+      if (performance.now() > deadline) throw new ApiFailure('ERR_TIMEOUT', `removing ${id} did not commit in time`)
+      const acceptance = this.driver?.proposeConfChange({ type: 'removeNode', node: id })
+      if (acceptance !== undefined && !acceptance.ok && acceptance.reason !== 'confChangePending') throw new ApiFailure('ERR_BAD_REQUEST', `cannot remove ${id}: ${acceptance.reason}`)
+      await replica.nextApply(200)
+    }
+  }
+
+  async transferLeader (id: NodeId | undefined): Promise<NodeId> {
+    const replica = this.requireReplica()
+    const status = this.driver?.status()
+    const target = id ?? [...replica.conf.voters].filter(voter => voter !== this.id)
+      .sort((a, b) => (status?.progress[b]?.match ?? 0) - (status?.progress[a]?.match ?? 0))[0]
+    if (target === undefined) throw new ApiFailure('ERR_BAD_REQUEST', 'there is no other voter to hand leadership to')
+    if (target === this.id) return this.id
+    if (!replica.conf.voters.includes(target)) throw new ApiFailure('ERR_BAD_REQUEST', `${target} is not a voter`)
+    const acceptance = this.driver?.transferLeadership(target)
+    if (acceptance !== undefined && !acceptance.ok) throw new ApiFailure('ERR_BAD_REQUEST', `cannot transfer leadership: ${acceptance.reason}`)
+    const deadline = performance.now() + 3 * (this.options.tickMs ?? nodeTimings.tickMs) * (this.options.electionTicks ?? nodeTimings.electionTicks)
+    while (replica.leader !== target) {
+      if (performance.now() > deadline) throw new ApiFailure('ERR_TIMEOUT', `${target} did not take over in time`)
+      await replica.nextApply(100)
+    }
+    return target
+  }
+
+  // ---- internals ----
+
+  private requireReplica (): StoreReplica {
+    if (this.replica === undefined) throw new ApiFailure('ERR_INTERNAL', 'this node holds no replica')
+    return this.replica
+  }
+
+  private record (id: NodeId | string): NodeRecord | undefined {
+    const kv = this.replica?.state.get(`${nodesPrefix}${id}`)
+    return kv === undefined ? undefined : JSON.parse(new TextDecoder().decode(kv.value)) as NodeRecord
+  }
+
+  private ownRecord (): NodeRecord {
+    return {
+      id: this.id,
+      name: this.options.name,
+      addresses: ownAddresses(this.host),
+      api: `${this.apiAddress.host}:${this.apiAddress.port}`,
+      roles: this.options.roles,
+      pool: this.options.pool,
+      labels: this.options.labels,
+      seed: this.state.seed
+    }
+  }
+
+  private async putRecord (record: NodeRecord): Promise<void> {
+    const value = Buffer.from(JSON.stringify(record)).toString('base64')
+    const reply = await this.router.handle(internalCall('PUT', `/v1/kv/${encodeURIComponent(`${nodesPrefix}${record.id}`)}`, { value }))
+    if (reply.status !== 200) throw new ApiFailure('ERR_NO_LEADER', `cannot register ${record.name}: ${'body' in reply ? new TextDecoder().decode(reply.body).trim() : ''}`)
+  }
+
+  /** The voters' records, for nodes that must reach the cluster again after a restart. */
+  private knownSeeds (): KnownSeed[] {
+    const replica = this.replica
+    if (replica === undefined) return this.seeds
+    return replica.conf.voters.map(id => ({ id, addresses: this.record(id)?.addresses ?? [] })).filter(seed => seed.addresses.length > 0)
+  }
+
+  /** Where forwarded calls go, best first: the leader, then the other known seeds. */
+  private forwardTargets (): ForwardTarget[] {
+    const targets: ForwardTarget[] = []
+    const leader = this.replica?.leader
+    if (leader !== undefined && leader !== null && leader !== this.id) targets.push({ id: leader, addresses: this.record(leader)?.addresses ?? [] })
+    for (const seed of this.knownSeeds()) if (seed.id !== this.id && seed.id !== leader) targets.push({ id: seed.id as NodeId, addresses: seed.addresses })
+    return targets
+  }
+
+  private async joinCluster (seeds: readonly HostPort[]): Promise<{ clusterId: string, token: string, seeds: KnownSeed[] }> {
+    const record = this.ownRecord()
+    const deadline = performance.now() + nodeTimings.joinTimeoutMs
+    let lastError: unknown
+    while (performance.now() < deadline) {
+      for (const seed of seeds) {
+        try {
+          const reply = await forwardCall(this.host, { addresses: [tcpMultiaddr(seed).toString()] }, internalCall('POST', '/v1/internal/join', record), this.requestTimeoutMs)
+          if (!('body' in reply)) throw new Error('unexpected stream')
+          const body = JSON.parse(new TextDecoder().decode(reply.body)) as { clusterId: string, token: string, seeds: KnownSeed[], error?: { message: string } }
+          if (reply.status !== 200) throw new Error(body.error?.message ?? `status ${reply.status}`)
+          return body
+        } catch (error) {
+          lastError = error
+          this.options.logger.debug('join attempt failed', { seed: `${seed.host}:${seed.port}`, error: (error as Error).message })
+        }
+      }
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    const list = seeds.map(seed => `${seed.host}:${seed.port}`).join(', ')
+    throw new GalaxyError('ERR_UNREACHABLE', `cannot join the cluster through ${list}: ${(lastError as Error | undefined)?.message ?? 'no answer'} (is the seed up, and is this the cluster's key?)`)
+  }
+
+  private async startApi (): Promise<void> {
+    const { server, address } = await startApiServer({ listen: this.options.api, token: this.token, handle: async call => await this.router.handle(call), logger: this.options.logger })
+    this.apiServer = server
+    this.apiAddress = address
+  }
+
+  private startBackground (): void {
+    // Keep this node's registry record current (addresses, roles, API), retrying until the store answers.
+    let registered = false
+    const register = async (): Promise<void> => {
+      if (registered || this.stopping) return
+      try {
+        const own = this.ownRecord()
+        const stored = this.replica?.isVoter === true ? this.record(this.id) : undefined
+        if (stored === undefined || JSON.stringify(stored) !== JSON.stringify(own)) await this.putRecord(own)
+        registered = true
+      } catch (error) {
+        this.options.logger.debug('registration pending', { error: (error as Error).message })
+      }
+    }
+    this.timers.push(setInterval(() => { void register() }, 1000))
+    void register()
+    if (this.replica !== undefined) this.timers.push(setInterval(() => { this.promoteLearners() }, nodeTimings.promoteEveryMs))
+    // Gossip travels over open connections: a node that has none (a non-seed after a restart, or
+    // after its seed died) dials the seeds it knows.
+    this.timers.push(setInterval(() => { void this.keepConnected() }, 2000))
+  }
+
+  private async keepConnected (): Promise<void> {
+    if (this.stopping || this.host.getConnections().length > 0) return
+    for (const target of this.forwardTargets()) {
+      try {
+        await this.host.dial(target.addresses.map(address => multiaddr(`${address}/p2p/${target.id ?? ''}`)), { signal: AbortSignal.timeout(2000) })
+        return
+      } catch {
+        // try the next seed
+      }
+    }
+  }
+
+  /** On the leader: a learner that caught up becomes a voter (one change at a time). */
+  private promoteLearners (): void {
+    const replica = this.replica
+    if (replica === undefined || !replica.isLeader || replica.conf.learners.length === 0 || this.driver === undefined) return
+    const status = this.driver.status()
+    for (const learner of replica.conf.learners) {
+      const match = status.progress[learner]?.match ?? 0
+      if (status.lastIndex - match <= nodeTimings.promoteLagEntries) {
+        const acceptance = this.driver.proposeConfChange({ type: 'addVoter', node: learner })
+        if (acceptance.ok) this.options.logger.info('promoting learner', { node: learner })
+        return
+      }
+    }
+  }
+}
+
+async function givenClusterKey (options: ClusterNodeOptions): Promise<{ key: Uint8Array, text: string } | undefined> {
+  if (options.clusterKeyFile !== undefined) {
+    let text: string
+    try {
+      text = await readFile(options.clusterKeyFile, 'utf8')
+    } catch (error) {
+      throw new KeyFileError(`cannot read the cluster key file ${options.clusterKeyFile}`, { cause: error })
+    }
+    return { key: parseClusterKey(text, options.clusterKeyFile), text }
+  }
+  if (options.clusterKeyEnv !== undefined && options.clusterKeyEnv !== '') {
+    const text = options.clusterKeyEnv.includes('\n') ? options.clusterKeyEnv : options.clusterKeyEnv.replace(/\\n/g, '\n')
+    return { key: parseClusterKey(text, 'GALAXY_CLUSTER_KEY'), text }
+  }
+  return undefined
+}
+
+function addressesIn (replica: StoreReplica, peer: NodeId): readonly string[] {
+  const kv = replica.state.get(`${nodesPrefix}${peer}`)
+  if (kv === undefined) return []
+  return (JSON.parse(new TextDecoder().decode(kv.value)) as NodeRecord).addresses
+}
+
+/** This host's dialable addresses without the /p2p suffix. */
+function ownAddresses (host: Host): string[] {
+  return host.getMultiaddrs().map(address => address.toString().replace(/\/p2p\/[^/]+$/, ''))
+}
+
+function internalCall (method: string, path: string, body: unknown): ApiCall {
+  const url = new URL(path, 'http://galaxy')
+  return { method, path: url.pathname, query: url.searchParams, body: new TextEncoder().encode(JSON.stringify(body)), internal: true, hops: 0, signal: new AbortController().signal }
+}
+
+function parseNodeRecord (body: unknown): NodeRecord {
+  const value = body as Partial<NodeRecord>
+  const strings = (list: unknown): boolean => Array.isArray(list) && list.every(item => typeof item === 'string')
+  if (typeof value !== 'object' || value === null || typeof value.id !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{1,128}$/.test(value.id) ||
+    typeof value.name !== 'string' || !strings(value.addresses) || !strings(value.roles) || typeof value.pool !== 'string' ||
+    typeof value.seed !== 'boolean' || typeof value.api !== 'string' || typeof value.labels !== 'object' || value.labels === null) {
+    throw new ApiFailure('ERR_BAD_REQUEST', 'a join request needs id, name, addresses, api, roles, pool, labels and seed')
+  }
+  return { id: value.id, name: value.name, addresses: value.addresses ?? [], api: value.api, roles: value.roles ?? [], pool: value.pool, labels: value.labels ?? {}, seed: value.seed }
+}

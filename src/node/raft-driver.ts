@@ -1,0 +1,150 @@
+import type { NodeId } from '../lib/ids.js'
+import type { Logger } from '../lib/logger.js'
+import type { Rng } from '../lib/rng.js'
+import type { Acceptance } from '../raft/raft.js'
+import { RawNode, type RaftStatus } from '../raft/raw-node.js'
+import type { ConfChange, ConfState, Entry, Message, ReadState, Snapshot, SoftState } from '../raft/types.js'
+import type { LevelRaftStorage } from './raft-storage.js'
+
+/** What the driver hands to the application, in log order. */
+export interface RaftApplication {
+  /** A snapshot replaced the state (sent by the leader to a node that fell too far behind). */
+  applySnapshot(snapshot: Snapshot): void
+  /** Committed entries, in order; conf changes are already in force when this is called. */
+  applyEntries(entries: readonly Entry[], conf: ConfState): void
+  /** Linearizable read points, to be served once applied reaches each index. */
+  readStates(states: readonly ReadState[]): void
+  /** Leader or role changed. */
+  softState(state: SoftState): void
+}
+
+/** How the driver runs. */
+export interface RaftDriverInit {
+  readonly id: NodeId
+  readonly storage: LevelRaftStorage
+  /** The index the application's state already holds (its snapshot's), so later entries are applied again. */
+  readonly applied: number
+  readonly tickMs: number
+  readonly electionTicks: number
+  readonly send: (messages: readonly Message[]) => void
+  readonly application: RaftApplication
+  readonly rng: Rng
+  readonly logger: Logger
+}
+
+/**
+ * Drives a Raft core in real time (after etcd's raft node loop): ticks from a monotonic timer,
+ * feeds it messages and requests, and carries out each Ready in the contract's order — one synced
+ * level batch, then the messages, then applying — one Ready at a time. Requests arriving while a
+ * Ready is being persisted pile up in the core and go out together in the next one, which is how
+ * proposals are batched.
+ */
+export class RaftDriver {
+  private readonly node: RawNode
+  private timer: NodeJS.Timeout | undefined
+  private scheduled = false
+  private running: Promise<void> | undefined
+  private stopped = false
+  private failure: Error | undefined
+
+  constructor (private readonly init: RaftDriverInit) {
+    this.node = new RawNode({ id: init.id, electionTicks: init.electionTicks, heartbeatTicks: 1, applied: init.applied, rng: init.rng, logger: init.logger }, init.storage)
+  }
+
+  start (): void {
+    this.timer = setInterval(() => {
+      this.node.tick()
+      this.schedule()
+    }, this.init.tickMs)
+    this.schedule()
+  }
+
+  /** Stops ticking and waits for the Ready in progress to finish. */
+  async stop (): Promise<void> {
+    this.stopped = true
+    if (this.timer !== undefined) clearInterval(this.timer)
+    await this.running
+  }
+
+  step (message: Message): void {
+    if (this.stopped) return
+    this.node.step(message)
+    this.schedule()
+  }
+
+  propose (data: Uint8Array): Acceptance {
+    const acceptance = this.node.propose(data)
+    this.schedule()
+    return acceptance
+  }
+
+  proposeConfChange (change: ConfChange): Acceptance {
+    const acceptance = this.node.proposeConfChange(change)
+    this.schedule()
+    return acceptance
+  }
+
+  readIndex (context: string): Acceptance {
+    const acceptance = this.node.readIndex(context)
+    this.schedule()
+    return acceptance
+  }
+
+  transferLeadership (to: NodeId): Acceptance {
+    const acceptance = this.node.transferLeadership(to)
+    this.schedule()
+    return acceptance
+  }
+
+  status (): RaftStatus {
+    return this.node.status()
+  }
+
+  basicStatus (): ReturnType<RawNode['basicStatus']> {
+    return this.node.basicStatus()
+  }
+
+  /** The error that stopped the driver (a storage failure), if any. */
+  get error (): Error | undefined {
+    return this.failure
+  }
+
+  private schedule (): void {
+    if (this.scheduled || this.stopped || this.failure !== undefined) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      if (this.running !== undefined) return
+      this.running = this.process().finally(() => { this.running = undefined })
+    })
+  }
+
+  private async process (): Promise<void> {
+    try {
+      while (this.node.hasReady() && !this.stopped) {
+        const ready = this.node.ready()
+        if (ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined) {
+          await this.init.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot })
+        }
+        this.init.send(ready.messages)
+        const app = this.init.application
+        if (ready.softState !== undefined) app.softState(ready.softState)
+        if (ready.snapshot !== undefined) app.applySnapshot(ready.snapshot)
+        if (ready.committedEntries.length > 0) {
+          let conf = this.node.status().conf
+          for (const entry of ready.committedEntries) if (entry.type === 'confChange') conf = this.node.applyConfChange(entry)
+          app.applyEntries(ready.committedEntries, conf)
+        }
+        if (ready.readStates.length > 0) app.readStates(ready.readStates)
+        this.node.advance(ready)
+      }
+    } catch (error) {
+      // A failed durable write leaves the core ahead of the disk: stop driving rather than send
+      // messages that promise what was never persisted. The node reports it and exits.
+      this.failure = error as Error
+      this.init.logger.error('raft driver stopped', { error: (error as Error).message })
+      if (this.timer !== undefined) clearInterval(this.timer)
+    }
+    if (this.node.hasReady() && !this.stopped) this.schedule()
+  }
+}

@@ -1,0 +1,44 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { LogLevel } from '../lib/logger.js'
+import { createLogger } from '../runtime/logger.js'
+import { ClusterNode, type ClusterNodeOptions } from './cluster-node.js'
+
+/** `galaxy up` after its flags are checked. */
+export interface RunNodeOptions extends Omit<ClusterNodeOptions, 'logger' | 'dataDir'> {
+  /** The data dir, or undefined for a temporary one removed at exit (`--dev`). */
+  readonly dataDir: string | undefined
+  readonly logLevel: LogLevel
+  /** Human-readable logs (standard error is a terminal). */
+  readonly prettyLogs: boolean
+  /** Called once the node serves, with what to tell the operator. */
+  readonly onStarted: (node: ClusterNode, dataDir: string) => void
+}
+
+/**
+ * Runs a node until SIGTERM or SIGINT: then a leader hands over leadership, the node stops
+ * cleanly, and a temporary data dir is removed. Resolves with the exit status.
+ */
+export async function runNode (options: RunNodeOptions): Promise<number> {
+  const logger = createLogger({ level: options.logLevel, pretty: options.prettyLogs })
+  const temporary = options.dataDir === undefined
+  const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'galaxy-dev-'))
+  let node: ClusterNode
+  try {
+    node = await ClusterNode.start({ ...options, dataDir, logger })
+  } catch (error) {
+    if (temporary) await rm(dataDir, { recursive: true, force: true })
+    throw error
+  }
+  options.onStarted(node, dataDir)
+  const signal = await new Promise<NodeJS.Signals>(resolve => {
+    process.once('SIGTERM', resolve)
+    process.once('SIGINT', resolve)
+  })
+  logger.info('stopping', { signal })
+  await node.stop()
+  if (temporary) await rm(dataDir, { recursive: true, force: true })
+  logger.info('stopped')
+  return 0
+}

@@ -1,0 +1,333 @@
+import { randomBytes } from 'node:crypto'
+import { deferred } from '../lib/deferred.js'
+import { GalaxyError } from '../lib/errors.js'
+import type { NodeId } from '../lib/ids.js'
+import type { Logger } from '../lib/logger.js'
+import type { ConfState, Entry, ReadState, Role, Snapshot, SoftState } from '../raft/types.js'
+import { LeaseDeadlines } from '../store/lease-deadlines.js'
+import { StoreStateMachine } from '../store/state-machine.js'
+import type { LeaseId, SessionCommand, StoreCommand, StoreResult } from '../store/types.js'
+import { DecodeError } from './decode-error.js'
+import type { RaftApplication, RaftDriver } from './raft-driver.js'
+import type { LevelRaftStorage } from './raft-storage.js'
+import { storeCodec } from './store-codec.js'
+
+/** The cluster could not answer in time: no leader, a lost quorum, or a timeout. The outcome of a write that timed out is unknown. */
+export class ClusterError extends GalaxyError {}
+
+/** Named bounds of the replica. */
+export const replicaLimits = {
+  /** Commands of this node in flight at once; each holds a session slot. */
+  maxInFlight: 1024,
+  /** A proposal not applied after this long is proposed again (same session and sequence, so it applies once). */
+  retryMs: 2000,
+  /** A refused proposal (no leader yet) is tried again after this long. */
+  noLeaderRetryMs: 50,
+  /** A snapshot is taken every this many applied entries, and the log before it compacted. */
+  snapshotEveryEntries: 10_000,
+  /** Entries kept behind a snapshot so that slightly slow followers get entries, not a snapshot. */
+  keepEntriesBehindSnapshot: 2_000,
+  /** A lease expiry proposed but not applied is proposed again after this long. */
+  expiryRetryMs: 2000
+} as const
+
+interface Slot {
+  readonly client: string
+  sequence: number
+}
+
+interface PendingProposal {
+  readonly bytes: Uint8Array
+  readonly resolve: (result: StoreResult) => void
+}
+
+/**
+ * This node's copy of the store: the state machine fed by the Raft driver, plus everything that
+ * waits on it — proposals waiting for their entry to apply (matched by session and sequence),
+ * reads waiting for a ReadIndex, watchers waiting for a new revision — and, on the leader, the
+ * lease clocks that decide expiry.
+ */
+export class StoreReplica implements RaftApplication {
+  private machine: StoreStateMachine
+  private appliedIndex: number
+  private confState: ConfState
+  private roleNow: Role = 'follower'
+  private leaderNow: NodeId | null = null
+  private readonly proposals = new Map<string, PendingProposal>()
+  private readonly reads = new Map<string, (index: number) => void>()
+  private readonly applyListeners = new Set<(value: undefined) => void>()
+  private readonly freeSlots: Slot[] = []
+  private slotCount = 0
+  private readonly bootId = randomBytes(6).toString('hex')
+  private readonly deadlines = new LeaseDeadlines()
+  private readonly expiring = new Map<LeaseId, number>()
+  private snapshotIndex: number
+  private snapshotting = false
+  private driver: RaftDriver | undefined
+  private leaseTimer: NodeJS.Timeout | undefined
+
+  constructor (
+    private readonly init: {
+      readonly id: NodeId
+      readonly storage: LevelRaftStorage
+      readonly electionTimeoutMs: number
+      readonly logger: Logger
+      /** Monotonic milliseconds. */
+      readonly nowMs: () => number
+    }
+  ) {
+    const snapshot = init.storage.snapshot()
+    this.machine = machineFrom(snapshot)
+    this.appliedIndex = snapshot.metadata.index
+    this.snapshotIndex = snapshot.metadata.index
+    this.confState = snapshot.metadata.conf
+  }
+
+  /** Connects the driver that feeds this replica and carries its proposals; starts the lease clock. */
+  attach (driver: RaftDriver): void {
+    this.driver = driver
+    this.leaseTimer = setInterval(() => { this.expireLeases() }, 100)
+  }
+
+  detach (): void {
+    if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer)
+    this.driver = undefined
+  }
+
+  get state (): StoreStateMachine { return this.machine }
+  get applied (): number { return this.appliedIndex }
+  get conf (): ConfState { return this.confState }
+  get role (): Role { return this.roleNow }
+  get leader (): NodeId | null { return this.leaderNow }
+  get isLeader (): boolean { return this.roleNow === 'leader' }
+  get id (): NodeId { return this.init.id }
+  /** A voter can serve reads and writes itself; learners and removed members forward. */
+  get isVoter (): boolean { return this.confState.voters.includes(this.init.id) }
+
+  // ---- RaftApplication ----
+
+  applySnapshot (snapshot: Snapshot): void {
+    this.machine = machineFrom(snapshot)
+    this.appliedIndex = snapshot.metadata.index
+    this.snapshotIndex = snapshot.metadata.index
+    this.confState = snapshot.metadata.conf
+    this.notifyApplied()
+  }
+
+  applyEntries (entries: readonly Entry[], conf: ConfState): void {
+    const nowMs = this.init.nowMs()
+    for (const entry of entries) {
+      this.appliedIndex = entry.index
+      if (entry.type !== 'normal' || entry.data.byteLength === 0) continue
+      let command: SessionCommand
+      try {
+        command = storeCodec.decodeCommand(entry.data)
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error
+        // Every node skips the same undecodable entry, so the replicas stay identical.
+        this.init.logger.error('skipped undecodable entry', { index: entry.index, error: error.message })
+        continue
+      }
+      const result = this.machine.apply(entry.index, command)
+      this.trackLeases(command.command, result, nowMs)
+      const pending = this.proposals.get(proposalKey(command.client, command.sequence))
+      pending?.resolve(result)
+    }
+    this.confState = conf
+    this.notifyApplied()
+    this.maybeSnapshot()
+  }
+
+  readStates (states: readonly ReadState[]): void {
+    for (const state of states) this.reads.get(state.context)?.(state.index)
+  }
+
+  softState (state: SoftState): void {
+    const wasLeader = this.roleNow === 'leader'
+    const leaderChanged = state.leader !== this.leaderNow
+    this.roleNow = state.role
+    this.leaderNow = state.leader
+    if (state.role === 'leader' && !wasLeader) {
+      // Raft thesis §6.3 / etcd's lessor: the new leader does not know when each lease was last
+      // kept alive, so every lease gets its whole TTL again plus an election timeout.
+      this.deadlines.promote(this.machine.leaseList(), this.init.nowMs(), this.init.electionTimeoutMs)
+      this.expiring.clear()
+    }
+    // Proposals sent to a leader that is gone were lost with it: send them again now rather than
+    // after the retry timeout, so a failover costs an election and not more.
+    if (leaderChanged && state.leader !== null) {
+      for (const pending of this.proposals.values()) this.driver?.propose(pending.bytes)
+    }
+    this.notifyApplied()
+  }
+
+  // ---- requests ----
+
+  /**
+   * Proposes a command and answers what applying it answered. Retried with the same session and
+   * sequence until it applies or `timeoutMs` passes, so it applies at most once; a timeout means
+   * the outcome is unknown.
+   */
+  async execute (command: StoreCommand, timeoutMs: number): Promise<StoreResult> {
+    const driver = this.requireDriver()
+    const slot = this.takeSlot()
+    const sequence = ++slot.sequence
+    const key = proposalKey(slot.client, sequence)
+    const bytes = storeCodec.encodeCommand({ client: slot.client, sequence, command })
+    const { promise, resolve } = deferred<StoreResult>()
+    this.proposals.set(key, { bytes, resolve })
+    const deadline = this.init.nowMs() + timeoutMs
+    let accepted = false
+    try {
+      while (true) {
+        const acceptance = driver.propose(bytes)
+        if (acceptance.ok) accepted = true
+        const waitMs = Math.min(acceptance.ok ? replicaLimits.retryMs : replicaLimits.noLeaderRetryMs, deadline - this.init.nowMs())
+        const result = await within(promise, waitMs)
+        if (result !== undefined) return result
+        if (this.init.nowMs() >= deadline) throw this.unavailable(accepted, timeoutMs)
+      }
+    } finally {
+      this.proposals.delete(key)
+      this.freeSlots.push(slot)
+    }
+  }
+
+  /** Waits until this replica reflects every write completed before the call (ReadIndex, thesis §6.4). */
+  async readBarrier (timeoutMs: number): Promise<void> {
+    const driver = this.requireDriver()
+    const context = randomBytes(8).toString('hex')
+    const { promise, resolve } = deferred<number>()
+    this.reads.set(context, resolve)
+    const deadline = this.init.nowMs() + timeoutMs
+    let accepted = false
+    try {
+      while (true) {
+        const acceptance = driver.readIndex(context)
+        if (acceptance.ok) accepted = true
+        const waitMs = Math.min(acceptance.ok ? replicaLimits.retryMs : replicaLimits.noLeaderRetryMs, deadline - this.init.nowMs())
+        const index = await within(promise, waitMs)
+        if (index !== undefined) {
+          await this.waitApplied(index, deadline)
+          return
+        }
+        if (this.init.nowMs() >= deadline) throw this.unavailable(accepted, timeoutMs)
+      }
+    } finally {
+      this.reads.delete(context)
+    }
+  }
+
+  /** Waits until the applied index reaches `index`. */
+  async waitApplied (index: number, deadlineMs: number): Promise<void> {
+    while (this.appliedIndex < index) {
+      const remaining = deadlineMs - this.init.nowMs()
+      if (remaining <= 0) throw new ClusterError('ERR_TIMEOUT', `timed out waiting for index ${index} to apply (applied ${this.appliedIndex})`)
+      await this.nextApply(remaining)
+    }
+  }
+
+  /** Resolves at the next apply or leader change, or after `timeoutMs`. */
+  async nextApply (timeoutMs: number): Promise<void> {
+    const { promise, resolve } = deferred<undefined>()
+    this.applyListeners.add(resolve)
+    try {
+      await within(promise, timeoutMs)
+    } finally {
+      this.applyListeners.delete(resolve)
+    }
+  }
+
+  /** Restarts a lease's clock; only the leader keeps lease clocks. Answers the lease's TTL, or undefined for an unknown lease. */
+  keepAlive (lease: LeaseId): number | undefined {
+    if (!this.isLeader) throw new ClusterError('ERR_NOT_LEADER', 'only the leader keeps leases alive')
+    if (!this.deadlines.keepAlive(lease, this.init.nowMs())) return undefined
+    this.expiring.delete(lease)
+    return this.machine.leaseList().find(item => item.id === lease)?.ttlMs
+  }
+
+  private trackLeases (command: StoreCommand, result: StoreResult, nowMs: number): void {
+    if (result.type === 'leaseGranted') this.deadlines.grant(result.lease, result.ttlMs, nowMs)
+    else if (result.type === 'leaseRevoked') {
+      this.deadlines.forget(result.lease)
+      this.expiring.delete(result.lease)
+    } else if (command.type === 'restore') {
+      this.deadlines.promote(this.machine.leaseList(), nowMs, this.init.electionTimeoutMs)
+    }
+  }
+
+  /** On the leader: proposes the expiry of every lease whose clock ran out (decided here, applied everywhere). */
+  private expireLeases (): void {
+    if (!this.isLeader || this.driver === undefined) return
+    const nowMs = this.init.nowMs()
+    const due = new Set(this.deadlines.expired(nowMs))
+    for (const [lease, proposedMs] of this.expiring) if (nowMs - proposedMs >= replicaLimits.expiryRetryMs) due.add(lease)
+    for (const lease of due) {
+      this.expiring.set(lease, nowMs)
+      this.driver.propose(storeCodec.encodeCommand({ client: '', sequence: 0, command: { type: 'leaseExpire', lease } }))
+    }
+  }
+
+  private maybeSnapshot (): void {
+    if (this.snapshotting || this.appliedIndex - this.snapshotIndex < replicaLimits.snapshotEveryEntries) return
+    this.snapshotting = true
+    const index = this.appliedIndex
+    const data = storeCodec.encodeData(this.machine.toData())
+    const conf = this.confState
+    void (async () => {
+      try {
+        await this.init.storage.createSnapshot(index, conf, data)
+        this.snapshotIndex = index
+        await this.init.storage.compact(Math.max(0, index - replicaLimits.keepEntriesBehindSnapshot))
+      } catch (error) {
+        this.init.logger.error('snapshot failed', { index, error: (error as Error).message })
+      } finally {
+        this.snapshotting = false
+      }
+    })()
+  }
+
+  private notifyApplied (): void {
+    for (const listener of this.applyListeners) listener(undefined)
+    this.applyListeners.clear()
+  }
+
+  private takeSlot (): Slot {
+    const free = this.freeSlots.pop()
+    if (free !== undefined) return free
+    if (this.slotCount >= replicaLimits.maxInFlight) throw new ClusterError('ERR_LIMIT', `more than ${replicaLimits.maxInFlight} requests in flight on this node`)
+    this.slotCount++
+    return { client: `${this.init.id}/${this.bootId}/${this.slotCount}`, sequence: 0 }
+  }
+
+  private requireDriver (): RaftDriver {
+    if (this.driver === undefined) throw new ClusterError('ERR_STOPPED', 'the node is stopping')
+    return this.driver
+  }
+
+  private unavailable (accepted: boolean, timeoutMs: number): ClusterError {
+    return accepted
+      ? new ClusterError('ERR_TIMEOUT', `no answer from the cluster within ${timeoutMs} ms (the outcome is unknown)`)
+      : new ClusterError('ERR_NO_LEADER', `the cluster has no leader (waited ${timeoutMs} ms)`)
+  }
+}
+
+function proposalKey (client: string, sequence: number): string {
+  return `${client}#${sequence}`
+}
+
+function machineFrom (snapshot: Snapshot): StoreStateMachine {
+  return snapshot.data.byteLength === 0 ? new StoreStateMachine() : StoreStateMachine.fromData(storeCodec.decodeData(snapshot.data))
+}
+
+/** The promise's value, or undefined once `timeoutMs` passed first. */
+async function within<T> (promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
+  if (timeoutMs <= 0) return undefined
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>(resolve => { timer = setTimeout(resolve, timeoutMs, undefined) })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
