@@ -20,7 +20,7 @@ import { generateClusterKey, generateToken, KeyFileError, loadOrCreatePeerKey, p
 import { readNodeState, writeNodeState, type KnownSeed, type NodeState } from './node-state.js'
 import { RaftDriver } from './raft-driver.js'
 import { LevelRaftStorage } from './raft-storage.js'
-import { RaftTransport } from './raft-transport.js'
+import { RaftTransport, type RaftTransportCounters } from './raft-transport.js'
 import { StoreReplica } from './store-replica.js'
 
 /** Everything `galaxy up` decides before a node starts. */
@@ -213,6 +213,8 @@ export class ClusterNode implements RouterNode {
   }
 
   get clusterId (): string { return this.state.clusterId }
+  /** What the Raft transport counted (sent, dropped, malformed, …); undefined on a node that is not a seed. */
+  get raftCounters (): Readonly<RaftTransportCounters> | undefined { return this.transport?.counters }
   get api (): HostPort { return this.apiAddress }
   get name (): string { return this.options.name }
   get seed (): boolean { return this.state.seed }
