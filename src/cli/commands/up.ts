@@ -103,6 +103,10 @@ export class UpCommand extends GalaxyCommand {
     }
     stdout.write(`galaxy node ${node.name} (${node.id}) is up in cluster ${node.clusterId}\n  data: ${dataDir}\n  api:  http://${api}\n`)
     if (hint === undefined) return
+    if (this.dev) {
+      stdout.write(`\nAdmin token:\n  export GALAXY_TOKEN=${hint.token}\n  export GALAXY_ADDR=${api}\n`)
+      return
+    }
     const seedAddress = formatHostPort({ host: advertisedHost(listen.host), port: listen.port })
     stdout.write([
       '',
