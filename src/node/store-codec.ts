@@ -94,7 +94,10 @@ function toLockMessage (lock: LockState): galaxy.LockState.$Properties {
   }
 }
 
+/** Only a state a store could be in is encoded, so that what is encoded always decodes (a restore's backup is checked before it is proposed). */
 function toDataMessage (data: StoreData): galaxy.StoreData.$Properties {
+  const invalid = checkStoreData(data)
+  assert(invalid === undefined, 'store codec: store data no store could hold', { invalid })
   return {
     kv: {
       revision: count(data.kv.revision, 'revision'),
@@ -327,7 +330,8 @@ function decoding<T> (what: string, bytes: Uint8Array, decode: (bytes: Uint8Arra
  * Raft log entry carries, the `StoreResult` it is answered with, watch events and keys, and the
  * whole `StoreData` of a snapshot. Every decode either returns a complete, valid record — one
  * that encodes again — or throws `DecodeError`, and never anything else. Encoding integers
- * outside [0, 2^53) fails an assert: commands are checked before they are proposed.
+ * outside [0, 2^53), or store data that `checkStoreData` refuses, fails an assert: commands are
+ * checked before they are proposed, so whatever is encoded decodes.
  */
 export const storeCodec = {
   encodeCommand (command: SessionCommand): Uint8Array {

@@ -1,6 +1,9 @@
 import test from 'ava'
 import { RaftLog } from '../../src/raft/log.js'
 import { MemoryStorage, type DurableWrite } from '../../src/raft/storage.js'
+import { LockTable } from '../../src/store/lock-table.js'
+import { StoreStateMachine, type StoreData } from '../../src/store/state-machine.js'
+import type { SessionCommand, StoreCommand, StoreResult } from '../../src/store/types.js'
 import { runSeed } from './runner.js'
 
 /** Runs seeds until one reports a violation; returns the first seed and what it found. */
@@ -52,5 +55,43 @@ test('a vote forgotten across a restart (not persisted) is caught within 1000 se
     const found = firstViolation(1000)
     t.truthy(found, 'the simulator missed the planted bug')
     t.log(`caught at seed ${found?.seed}: ${found?.property}`)
+  })
+})
+
+/** The first violation of `property` within `maxSeeds`, if any. */
+function firstViolationOf (property: string, maxSeeds: number): number | undefined {
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    if (runSeed(seed).violations.some(violation => violation.property === property)) return seed
+  }
+  return undefined
+}
+
+test('a store that forgets sessions (a retry applies twice) is caught within 20 seeds', t => {
+  withPlantedBug(StoreStateMachine.prototype, 'apply', function (this: StoreStateMachine, _index: number, command: SessionCommand) {
+    return (this as unknown as { execute: (command: StoreCommand) => StoreResult }).execute(command.command)
+  }, () => {
+    const seed = firstViolationOf('session', 20)
+    t.not(seed, undefined, 'the simulator missed the planted bug')
+    t.log(`caught at seed ${seed}`)
+  })
+})
+
+test('a lock handed on with a token that does not increase is caught within 20 seeds', t => {
+  const realRelease = LockTable.prototype.release
+  withPlantedBug(LockTable.prototype, 'release', function (this: LockTable, name: string, owner: string) {
+    return realRelease.call(this, name, owner, 1)
+  }, () => {
+    const seed = firstViolationOf('fencing', 20)
+    t.not(seed, undefined, 'the simulator missed the planted bug')
+    t.log(`caught at seed ${seed}`)
+  })
+})
+
+test('a snapshot that loses part of the store is caught within 20 seeds', t => {
+  const realFromData = StoreStateMachine.fromData
+  withPlantedBug(StoreStateMachine, 'fromData', (data: StoreData) => realFromData({ ...data, sessions: data.sessions.slice(1) }), () => {
+    const seed = firstViolationOf('store state', 20)
+    t.not(seed, undefined, 'the simulator missed the planted bug')
+    t.log(`caught at seed ${seed}`)
   })
 })

@@ -1,12 +1,16 @@
 import type { NodeId } from '../../src/lib/ids.js'
 import { silentLogger } from '../../src/lib/logger.js'
 import { randomFloat, randomInt, SeededRng, type Rng } from '../../src/lib/rng.js'
+import { storeCodec } from '../../src/node/store-codec.js'
 import { RawNode, type Ready } from '../../src/raft/raw-node.js'
 import { MemoryStorage } from '../../src/raft/storage.js'
-import type { ConfState, Message } from '../../src/raft/types.js'
+import type { ConfState, Entry, Message } from '../../src/raft/types.js'
+import { LeaseDeadlines } from '../../src/store/lease-deadlines.js'
+import { StoreStateMachine } from '../../src/store/state-machine.js'
+import type { LeaseId, SessionCommand, StoreCommand, TxnOp } from '../../src/store/types.js'
 import { bootstrapStorage } from '../raft/cluster.js'
 import { EventQueue } from './event-queue.js'
-import { InvariantChecker, payloadOf, type Violation } from './invariants.js'
+import { fingerprintStore, InvariantChecker, type Violation } from './invariants.js'
 
 /** One simulated run: which seed, how many initial voters, how long faults go on, then how long to settle. */
 export interface SimOptions {
@@ -29,6 +33,29 @@ const snapshotEvery = 40
 const retainAfterSnapshot = 5
 /** After healing, more messages than this per live node per tick means an exchange runs away. */
 const maxMessagesPerNodeTick = 30
+
+// The store's clients. Each has a session; every transaction of a client also writes its stamp
+// key (`seq/<client>`) with its sequence, so a retry that applied twice would show there.
+const clientNames = ['c1', 'c2', 'c3', 'c4'] as const
+/** Leases have ids 1..leaseCount; lock owner `o<k>` holds its locks under lease k. */
+const leaseCount = 6
+const ownerCount = 4
+const lockNames = ['l1', 'l2', 'l3'] as const
+/** A retry re-sends one of the client's last few commands, as a client that got no answer does. */
+const retryWindow = 3
+/** Compactions keep about this many revisions of watch history. */
+const historyRevisions = 20
+/** No restore is proposed in the last stretch of faults, so none lands after the probe. */
+const restoreQuietMs = 1000
+/** The store state fingerprint is compared every this many indexes, and at every snapshot. */
+const stateCheckEvery = 16
+
+interface SimClient {
+  readonly name: string
+  sequence: number
+  /** Its last few encoded commands, for retries. */
+  readonly recent: Uint8Array[]
+}
 
 type SimEvent =
   | { type: 'tick', node: NodeId, incarnation: number }
@@ -54,8 +81,10 @@ interface SimNode {
   pausedUntilMs: number
   readyScheduled: boolean
   appliedIndex: number
-  /** index → payload of every normal entry applied, for snapshots. */
-  appliedLog: Array<[number, string]>
+  /** The store this node applies its log to. */
+  machine: StoreStateMachine
+  /** Lease expiry as this node would decide it when it leads. */
+  readonly deadlines: LeaseDeadlines
   conf: ConfState
   lastSnapshotIndex: number
   /** read context → the completed-write floor when it was asked, and when. */
@@ -74,8 +103,11 @@ interface SimNode {
  * A deterministic world for Raft cores: virtual time, a network that drops, duplicates, delays
  * and reorders messages and can be partitioned (symmetric or one-way), nodes that pause, crash and
  * restart from what they persisted, clients writing and reading, membership changes, leadership
- * transfers and snapshots with compaction. Every decision comes from one seeded generator, so a
- * seed replays exactly. The invariant checker looks at every persisted Ready and applied entry.
+ * transfers and snapshots with compaction. The log carries encoded store commands (puts,
+ * compare-and-set, leases, locks, compactions, restores, retried now and then) that each node
+ * applies to its own `StoreStateMachine`; snapshots carry the store's encoded state, and the
+ * leader expires leases on its clock. Every decision comes from one seeded generator, so a seed
+ * replays exactly. The invariant checker looks at every persisted Ready and applied entry.
  */
 export class Simulation {
   private readonly rng: Rng
@@ -101,9 +133,17 @@ export class Simulation {
   private messagesAfterHeal = 0
   private writeSeq = 0
   private readSeq = 0
+  private probeSeq = 0
+  /**
+   * Entry data → its decoded command. Nodes share entry objects (messages are not serialized), so
+   * each entry is decoded once rather than once per node: decoding is deterministic, and the
+   * machines never mutate what commands carry.
+   */
+  private readonly decoded = new WeakMap<Uint8Array, SessionCommand>()
+  private readonly clients: SimClient[] = clientNames.map(name => ({ name, sequence: 0, recent: [] }))
   private nextNodeNumber: number
   private probeApplied = false
-  private readonly stats: Record<string, number> = { crashes: 0, pauses: 0, partitions: 0, snapshotsSent: 0, snapshotsMade: 0, confChanges: 0, transfers: 0, reads: 0, readsAnswered: 0, elections: 0 }
+  private readonly stats: Record<string, number> = { crashes: 0, pauses: 0, partitions: 0, snapshotsSent: 0, snapshotsMade: 0, confChanges: 0, transfers: 0, reads: 0, readsAnswered: 0, elections: 0, retries: 0, restores: 0, leaseExpiries: 0, lockGrants: 0 }
 
   constructor (private readonly options: SimOptions) {
     this.rng = new SeededRng(options.seed)
@@ -166,7 +206,8 @@ export class Simulation {
       pausedUntilMs: 0,
       readyScheduled: false,
       appliedIndex: snapshot.metadata.index,
-      appliedLog: decodeSnapshot(snapshot.data),
+      machine: machineFrom(snapshot.data),
+      deadlines: new LeaseDeadlines(),
       conf: snapshot.metadata.conf,
       lastSnapshotIndex: snapshot.metadata.index,
       reads: new Map(),
@@ -177,6 +218,7 @@ export class Simulation {
       leaderAtReady: false
     }
     this.checker.appliedUpTo(id, snapshot.metadata.index)
+    if (snapshot.metadata.index > 0) this.checker.storeState(id, snapshot.metadata.index, fingerprint(node.machine))
     this.nodes.set(id, node)
     this.events.push(this.nowMs + randomInt(this.rng, 1, tickMs + 1), { type: 'tick', node: id, incarnation: node.incarnation })
     return node
@@ -224,7 +266,16 @@ export class Simulation {
     this.events.push(this.nowMs + tickMs + node.tickJitterMs, { type: 'tick', node: id, incarnation })
     if (node.pausedUntilMs > this.nowMs) return
     node.raw.tick()
+    if (node.raw.basicStatus().role === 'leader') this.expireLeases(node)
     this.afterStep(node)
+  }
+
+  /** As leader, proposes the expiry of every lease whose deadline passed on this node's clock. */
+  private expireLeases (node: SimNode): void {
+    for (const lease of node.deadlines.expired(this.nowMs)) {
+      node.raw.propose(storeCodec.encodeCommand({ client: '', sequence: 0, command: { type: 'leaseExpire', lease } }))
+      this.stats.leaseExpiries = (this.stats.leaseExpiries ?? 0) + 1
+    }
   }
 
   private onDeliver (message: Message): void {
@@ -281,16 +332,19 @@ export class Simulation {
     if (ready.softState?.role === 'leader') {
       this.stats.elections = (this.stats.elections ?? 0) + 1
       node.committedInTerm = false
+      // Keep-alives went to the old leader: every lease gets a full TTL and an election's grace.
+      node.deadlines.promote(node.machine.leaseList(), this.nowMs, electionTicks * tickMs)
       if (!this.healed && randomFloat(this.rng) < this.churn) this.crashSoon(node)
     }
     this.checker.persisted(id, ready, node.termAtReady, node.leaderAtReady && role === 'leader' && term === node.termAtReady)
     for (const message of ready.messages) this.send(message)
     if (ready.snapshot !== undefined) {
-      node.appliedLog = decodeSnapshot(ready.snapshot.data)
+      node.machine = machineFrom(ready.snapshot.data)
       node.appliedIndex = ready.snapshot.metadata.index
       node.conf = ready.snapshot.metadata.conf
       node.lastSnapshotIndex = ready.snapshot.metadata.index
-      this.checker.snapshotContents(id, ready.snapshot.metadata.index, node.appliedLog)
+      this.checker.appliedUpTo(id, ready.snapshot.metadata.index)
+      this.checker.storeState(id, ready.snapshot.metadata.index, fingerprint(node.machine))
     }
     for (const entry of ready.committedEntries) {
       node.appliedIndex = entry.index
@@ -302,9 +356,9 @@ export class Simulation {
           this.events.push(this.nowMs + 200, { type: 'remove', node: entry.change.node })
         }
       } else if (entry.data.byteLength > 0) {
-        node.appliedLog.push([entry.index, payloadOf(entry)])
-        if (payloadOf(entry) === 'wprobe') this.probeApplied = true
+        this.applyToStore(node, entry)
       }
+      if (entry.index % stateCheckEvery === 0) this.checker.storeState(id, entry.index, fingerprint(node.machine))
     }
     if (ready.hardState !== undefined && role === 'leader' && !node.committedInTerm && ready.committedEntries.length > 0) {
       // The first commits of a new leader are where leader completeness is at stake: crash there too.
@@ -324,6 +378,47 @@ export class Simulation {
     this.afterStep(node)
   }
 
+  /** Applies a committed command to the node's store, checking sessions and fencing tokens on the way. */
+  private applyToStore (node: SimNode, entry: Entry & { type: 'normal' }): void {
+    let envelope = this.decoded.get(entry.data)
+    if (envelope === undefined) {
+      try {
+        envelope = storeCodec.decodeCommand(entry.data)
+      } catch (error) {
+        this.checker.violations.push({ atMs: this.nowMs, property: 'decode', detail: `${node.id} cannot decode entry ${entry.index}: ${String(error)}` })
+        return
+      }
+      this.decoded.set(entry.data, envelope)
+    }
+    const { client, sequence, command } = envelope
+    const stampKey = `seq/${client}`
+    const isSessionTxn = command.type === 'txn' && client !== ''
+    const stampBefore = isSessionTxn ? node.machine.get(stampKey) : undefined
+    const holdersBefore = lockNames.map(name => node.machine.lock(name).holder)
+    const result = node.machine.apply(entry.index, envelope)
+    if (isSessionTxn) this.checker.sessionApplied(node.id, entry.index, client, sequence, stampBefore, node.machine.get(stampKey))
+    // A lockAcquired answer may come from the session (a retry), long after the lock moved on:
+    // the tokens to check are those of the holders the lock passes through.
+    lockNames.forEach((name, i) => {
+      const holder = node.machine.lock(name).holder
+      if (holder === null || holder.token === holdersBefore[i]?.token) return
+      this.checker.lockGranted(node.id, name, entry.index, holder.token)
+      this.stats.lockGrants = (this.stats.lockGrants ?? 0) + 1
+    })
+    switch (result.type) {
+      case 'leaseGranted':
+        node.deadlines.grant(result.lease, result.ttlMs, this.nowMs)
+        break
+      case 'leaseRevoked':
+        node.deadlines.forget(result.lease)
+        break
+      case 'restored':
+        node.deadlines.promote(node.machine.leaseList(), this.nowMs, 0)
+        break
+    }
+    if (client === 'probe') this.probeApplied = true
+  }
+
   private crashSoon (node: SimNode): void {
     this.events.push(this.nowMs + randomInt(this.rng, 0, 4), { type: 'crash', node: node.id, incarnation: node.incarnation })
   }
@@ -339,7 +434,9 @@ export class Simulation {
 
   private maybeSnapshot (node: SimNode): void {
     if (node.appliedIndex - node.lastSnapshotIndex < snapshotEvery) return
-    node.storage.createSnapshot(node.appliedIndex, node.conf, encodeSnapshot(node.appliedLog))
+    const data = node.machine.toData()
+    this.checker.storeState(node.id, node.appliedIndex, fingerprintStore(data))
+    node.storage.createSnapshot(node.appliedIndex, node.conf, storeCodec.encodeData(data))
     node.storage.compact(node.appliedIndex - retainAfterSnapshot)
     node.lastSnapshotIndex = node.appliedIndex
     this.stats.snapshotsMade = (this.stats.snapshotsMade ?? 0) + 1
@@ -386,7 +483,10 @@ export class Simulation {
     const node = this.pick(this.liveNodes())
     if (node === undefined) return
     if (roll < 0.7) {
-      node.raw.propose(new TextEncoder().encode(`w${++this.writeSeq}`))
+      this.writeSeq++
+      node.raw.propose(this.clientCommand(node))
+      // Keep-alives go to the leader; now and then one is missed and the lease expires.
+      if (randomFloat(this.rng) < 0.1) this.leaderNode()?.deadlines.keepAlive(randomInt(this.rng, 1, leaseCount + 1) as LeaseId, this.nowMs)
     } else if (roll < 0.93) {
       const context = `r${++this.readSeq}`
       this.stats.reads = (this.stats.reads ?? 0) + 1
@@ -401,6 +501,55 @@ export class Simulation {
       if (leader !== undefined && target !== undefined && leader.raw.transferLeadership(target).ok) this.stats.transfers = (this.stats.transfers ?? 0) + 1
     }
     this.afterStep(node)
+  }
+
+  /** A client's next command (sometimes a retry of a recent one), encoded as a log entry carries it. */
+  private clientCommand (node: SimNode): Uint8Array {
+    const client = this.pick(this.clients) as SimClient
+    if (client.recent.length > 0 && randomFloat(this.rng) < 0.1) {
+      this.stats.retries = (this.stats.retries ?? 0) + 1
+      return this.pick(client.recent) as Uint8Array
+    }
+    const sequence = ++client.sequence
+    const data = storeCodec.encodeCommand({ client: client.name, sequence, command: this.storeCommand(node, client.name, sequence) })
+    client.recent.push(data)
+    if (client.recent.length > retryWindow) client.recent.shift()
+    return data
+  }
+
+  /** A random store command, built from what `node` has applied (as a client reading there would). */
+  private storeCommand (node: SimNode, client: string, sequence: number): StoreCommand {
+    const rng = this.rng
+    const roll = randomFloat(rng)
+    const key = `k/${randomInt(rng, 0, 12)}`
+    const value = new TextEncoder().encode(`${client}#${sequence}`)
+    const lease = randomInt(rng, 1, leaseCount + 1) as LeaseId
+    const stamp: TxnOp = { type: 'put', key: `seq/${client}`, value: new TextEncoder().encode(String(sequence)) }
+    if (roll < 0.3) {
+      const put: TxnOp = randomFloat(rng) < 0.3 ? { type: 'put', key, value, lease } : { type: 'put', key, value }
+      return { type: 'txn', compares: [], success: [put, stamp], failure: [] }
+    }
+    if (roll < 0.45) {
+      // Compare-and-set on the revision this node last saw.
+      const seen = node.machine.get(key)?.modRevision ?? 0
+      return { type: 'txn', compares: [{ target: 'modRevision', key, op: '=', value: seen }], success: [{ type: 'put', key, value }, stamp], failure: [{ type: 'get', key }, stamp] }
+    }
+    if (roll < 0.5) {
+      const remove: TxnOp = randomFloat(rng) < 0.3 ? { type: 'delete', key: 'k/1', prefix: true } : { type: 'delete', key }
+      return { type: 'txn', compares: [], success: [remove, stamp], failure: [] }
+    }
+    if (roll < 0.6) return { type: 'leaseGrant', lease, ttlMs: randomInt(rng, 1000, 2500) }
+    if (roll < 0.65) return { type: 'leaseRevoke', lease }
+    const owner = randomInt(rng, 1, ownerCount + 1)
+    const name = this.pick(lockNames) as string
+    if (roll < 0.8) return { type: 'lockAcquire', name, lease: owner as LeaseId, owner: `o${owner}` }
+    if (roll < 0.93) return { type: 'lockRelease', name, owner: `o${owner}` }
+    if (roll < 0.99 || this.healed || this.nowMs > this.options.faultMs - restoreQuietMs) {
+      return { type: 'compact', revision: Math.max(0, node.machine.revision - historyRevisions) }
+    }
+    // A backup of what this node has applied, put back.
+    this.stats.restores = (this.stats.restores ?? 0) + 1
+    return { type: 'restore', data: node.machine.toData() }
   }
 
   /** Adds a learner, promotes a caught-up learner, or removes a voter (keeping 3 to 5 voters). */
@@ -497,7 +646,8 @@ export class Simulation {
     this.events.push(this.nowMs + 100, { type: 'probe' })
     const leader = this.leaderNode()
     if (leader === undefined) return
-    leader.raw.propose(new TextEncoder().encode('wprobe'))
+    const command: StoreCommand = { type: 'txn', compares: [], success: [{ type: 'put', key: 'probe', value: new Uint8Array([1]) }], failure: [] }
+    leader.raw.propose(storeCodec.encodeCommand({ client: 'probe', sequence: ++this.probeSeq, command }))
     this.afterStep(leader)
   }
 
@@ -528,7 +678,7 @@ export class Simulation {
     const members = [...leader.conf.voters, ...leader.conf.learners]
     const lagging = members.filter(id => {
       const node = this.nodes.get(id)
-      return node !== undefined && this.alive(node) && !node.appliedLog.some(([, payload]) => payload === 'wprobe')
+      return node !== undefined && this.alive(node) && node.machine.get('probe') === undefined
     })
     if (!this.probeApplied || lagging.length > 0) {
       this.checker.violations.push({ atMs: this.nowMs, property: 'liveness', detail: `after healing, the probe write did not reach ${lagging.join(', ') || 'anyone'} (leader ${leader.id})` })
@@ -536,10 +686,11 @@ export class Simulation {
   }
 }
 
-function encodeSnapshot (log: Array<[number, string]>): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(log))
+/** The store a snapshot holds (a new node's empty snapshot holds an empty store). */
+function machineFrom (data: Uint8Array): StoreStateMachine {
+  return data.byteLength === 0 ? new StoreStateMachine() : StoreStateMachine.fromData(storeCodec.decodeData(data))
 }
 
-function decodeSnapshot (data: Uint8Array): Array<[number, string]> {
-  return data.byteLength === 0 ? [] : JSON.parse(new TextDecoder().decode(data)) as Array<[number, string]>
+function fingerprint (machine: StoreStateMachine): string {
+  return fingerprintStore(machine.toData())
 }
