@@ -65,7 +65,8 @@ export const nodeTimings = {
   tickMs: 100,
   electionTicks: 10,
   requestTimeoutMs: 5_000,
-  joinTimeoutMs: 30_000,
+  /** How long a joining node keeps trying its seeds before it gives up with an error. */
+  joinTimeoutMs: 20_000,
   promoteEveryMs: 500,
   /** A learner this close to the leader's last index is promoted to voter. */
   promoteLagEntries: 16

@@ -40,7 +40,7 @@ export class UpCommand extends GalaxyCommand {
 
   dev = Option.Boolean('--dev', false, { description: 'A one-node cluster with every role and a temporary data dir' })
   seed = Option.Boolean('--seed', false, { description: 'Take part in the Raft group (the first node is always a seed)' })
-  join = Option.Array('--join', [], { description: 'HOST:PORT of a seed to join through (repeatable)' })
+  join = Option.Array('--join', [], { description: `HOST[:PORT] of a seed to join through (repeatable; port ${defaultListen.port} unless given)` })
   data = Option.String('--data', { description: 'The data dir (default ~/.galaxy, or /var/lib/galaxy as root)' })
   listen = Option.String('--listen', { description: `Where other nodes reach this one (default ${formatHostPort(defaultListen)})` })
   api = Option.String('--api', { description: `Where the HTTP API listens (default ${formatHostPort(defaultApi)})` })
@@ -56,7 +56,8 @@ export class UpCommand extends GalaxyCommand {
     const first = !this.dev && this.join.length === 0
     const listen = hostPortFlag('--listen', this.listen, this.dev ? { host: '127.0.0.1', port: defaultListen.port } : defaultListen)
     const api = hostPortFlag('--api', this.api, defaultApi)
-    const join = this.join.map(text => hostPortFlag('--join', text, defaultListen))
+    // A seed's port may be left out: it is the default listen port.
+    const join = this.join.map(text => hostPortFlag('--join', /^[^:[\]]+$/.test(text) ? `${text}:${defaultListen.port}` : text, defaultListen))
     if (this.dev && join.length > 0) throw new UsageError('--dev runs a one-node cluster and cannot --join')
     if (this.dev && this.data !== undefined) throw new UsageError('--dev uses a temporary data dir; drop --data')
     const pool = parsePoolName(this.pool)
