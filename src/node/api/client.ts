@@ -280,6 +280,11 @@ export class ApiClient {
     return await this.json('POST', '/operator/snapshot/restore', { bytes, timeoutMs: Math.max(this.timeoutMs, snapshotTimeoutMs) })
   }
 
+  /** `POST /compact`: forgets the history up to `revision`; watches from before it are told `compacted`. */
+  async compact (revision: number): Promise<RevisionBody> {
+    return await this.json('POST', '/compact', { json: { revision } })
+  }
+
   private async json<T> (method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const response = await this.send(method, path, options)
     const timeoutMs = options.timeoutMs === undefined ? this.timeoutMs : options.timeoutMs

@@ -73,6 +73,10 @@ export class ApiRouter {
       case 'DELETE kv': return await this.serve(call, 'voter', async replica => await this.delete(replica, decodeKey(rest), call))
       case 'POST txn': return await this.serve(call, 'voter', async replica => await this.txn(replica, call))
       case 'GET watch': return await this.serve(call, 'voter', async replica => this.watch(replica, call))
+      case 'POST compact': return await this.serve(call, 'voter', async replica => {
+        const result = expect(await replica.execute({ type: 'compact', revision: integerField(readJson(call), 'revision') }, this.node.requestTimeoutMs), 'compacted')
+        return jsonReply(200, { revision: result.revision })
+      })
       case 'POST lease/grant': return await this.serve(call, 'voter', async replica => await this.leaseGrant(replica, call))
       case 'POST lease/keepalive': return await this.serve(call, 'leader', async replica => this.keepAlive(replica, call))
       case 'POST lease/revoke': return await this.serve(call, 'voter', async replica => await this.leaseRevoke(replica, call))

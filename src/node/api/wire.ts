@@ -15,7 +15,9 @@
  *   PUT    /kv/<key>  { value, lease? }     → { revision }
  *   DELETE /kv/<key>[?prefix=1]             → { revision, deleted }
  *   POST   /txn  TxnBody                    → TxnResultBody
- *   GET    /watch?prefix=P&revision=R       → NDJSON stream of WatchLine, one per line, until the client closes
+ *   GET    /watch?prefix=P[&revision=R]     → NDJSON stream of WatchLine, one per line, until the client closes;
+ *                                              events from revision R on (inclusive), or from now on without R
+ *   POST   /compact { revision }            → { revision }: the watch history up to `revision` is forgotten
  *   POST   /lease/grant  { ttlMs }          → { lease, ttlMs }
  *   POST   /lease/keepalive { lease }       → { lease, ttlMs }
  *   POST   /lease/revoke { lease }          → { revision }
