@@ -18,6 +18,11 @@ export interface NodeSpec {
   readonly join?: readonly string[]
   /** A key file other than the cluster's (to show a wrong key is refused). */
   readonly keyFile?: string
+  /** Where it listens for nodes (default 127.0.0.1) and serves the API (default 127.0.0.1). */
+  readonly listenHost?: string
+  readonly apiHost?: string
+  /** Run inside this network namespace (`ip netns exec`). */
+  readonly netns?: string
 }
 
 /** One `galaxy up` process of a test cluster, on 127.0.0.1 with its own ports and data dir. */
@@ -32,18 +37,21 @@ export class GalaxyProcess {
     readonly dataDir: string,
     readonly listenPort: number,
     readonly apiPort: number,
-    private readonly args: readonly string[]
+    private readonly args: readonly string[],
+    private readonly where: { readonly joinHost: string, readonly apiHost: string, readonly netns?: string | undefined } = { joinHost: '127.0.0.1', apiHost: '127.0.0.1' }
   ) {}
 
   get pid (): number { return this.child?.pid ?? 0 }
-  get listen (): string { return `127.0.0.1:${this.listenPort}` }
+  get listen (): string { return `${this.where.joinHost}:${this.listenPort}` }
   get running (): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null }
 
   /** Starts the process and resolves once it printed that it is up (or rejects with its stderr when it exits first). */
   async start (timeoutMs = 60_000): Promise<void> {
     this.stdout = ''
     this.stderr = ''
-    const child = spawn(process.execPath, ['--import', 'tsx', mainScript, 'up', ...this.args], {
+    const command = [process.execPath, '--import', 'tsx', mainScript, 'up', ...this.args]
+    if (this.where.netns !== undefined) command.unshift('ip', 'netns', 'exec', this.where.netns)
+    const child = spawn(command[0] ?? '', command.slice(1), {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', TMPDIR: process.env.TMPDIR ?? '/tmp' },
       stdio: ['ignore', 'pipe', 'pipe']
@@ -90,7 +98,7 @@ export class GalaxyProcess {
   }
 
   client (token: string, timeoutMs = 10_000): ApiClient {
-    return new ApiClient({ endpoint: { host: '127.0.0.1', port: this.apiPort }, token, timeoutMs })
+    return new ApiClient({ endpoint: { host: this.where.apiHost, port: this.apiPort }, token, timeoutMs })
   }
 }
 
@@ -129,12 +137,14 @@ export class ProcessCluster {
   async create (spec: NodeSpec): Promise<GalaxyProcess> {
     const [listenPort, apiPort] = [await freePort(), await freePort()]
     const dataDir = join(this.root, spec.name)
-    const args = ['--name', spec.name, '--data', dataDir, '--listen', `127.0.0.1:${listenPort}`, '--api', `127.0.0.1:${apiPort}`]
+    const listenHost = spec.listenHost ?? '127.0.0.1'
+    const apiHost = spec.apiHost ?? '127.0.0.1'
+    const args = ['--name', spec.name, '--data', dataDir, '--listen', `${listenHost}:${listenPort}`, '--api', `${apiHost}:${apiPort}`]
     if (spec.seed === true) args.push('--seed')
     for (const name of spec.join ?? []) args.push('--join', this.node(name).listen)
     if (spec.join !== undefined && spec.join.length > 0) args.push('--key-file', spec.keyFile ?? this.keyFile)
     if (this.nodes.size === 0) this.firstName = spec.name
-    const node = new GalaxyProcess(spec.name, dataDir, listenPort, apiPort, args)
+    const node = new GalaxyProcess(spec.name, dataDir, listenPort, apiPort, args, { joinHost: listenHost, apiHost, netns: spec.netns })
     this.nodes.set(spec.name, node)
     return node
   }

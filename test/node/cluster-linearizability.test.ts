@@ -1,19 +1,23 @@
-import test from 'ava'
 import { decodeValue, encodeValue, NodeUnreachableError } from '../../src/node/api/client.js'
 import { SeededRng, randomInt } from '../../src/lib/rng.js'
 import { ProcessCluster, sleep } from '../helpers/galaxy-process.js'
+import { canUseNetns, IsolatedNetwork } from '../helpers/netns.js'
+import { testIf } from '../helpers/host.js'
 import { checkOperations, kvModel, type KvInput, type KvOutput, type Operation } from '../helpers/linearizability.js'
 
 const keys = ['a', 'b', 'c', 'd']
 const clients = 6
-const workloadMs = 14_000
+const workloadMs = 18_000
 
-test('a concurrent put/get/cas history across a leader kill -9 and a paused follower is linearizable', async t => {
+testIf(canUseNetns, 'needs root and ip netns for a real partition')('a concurrent put/get/cas history across a leader kill -9, a partitioned follower and a paused one is linearizable', async t => {
   t.timeout(240_000)
+  // s3 runs in its own network namespace, so that it can be cut off for real; s1 and s2 listen on
+  // this side's address of the veth pair, which s3 reaches over the pair (and they reach locally).
+  const net = new IsolatedNetwork(t)
   const cluster = new ProcessCluster(t)
-  await cluster.add({ name: 's1' })
-  await cluster.add({ name: 's2', seed: true, join: ['s1'] })
-  await cluster.add({ name: 's3', seed: true, join: ['s1'] })
+  await cluster.add({ name: 's1', listenHost: net.hostAddress })
+  await cluster.add({ name: 's2', seed: true, join: ['s1'], listenHost: net.hostAddress })
+  await cluster.add({ name: 's3', seed: true, join: ['s1'], listenHost: net.innerAddress, apiHost: net.innerAddress, netns: net.namespace })
   await cluster.waitStatus('s1', status => status.members.filter(member => member.suffrage === 'voter').length === 3)
   const names = ['s1', 's2', 's3']
   const history: Array<Operation<KvInput, KvOutput>> = []
@@ -65,11 +69,23 @@ test('a concurrent put/get/cas history across a leader kill -9 and a paused foll
     await sleep(3000)
     await cluster.node(leader).start()
     await sleep(1500)
+    // Partition s3 as a follower: it keeps running, cut off both ways, then heals.
+    if (await cluster.leaderName('s1') === 's3') await cluster.client('s3').transferLeader()
+    await cluster.waitStatus('s1', status => status.leader !== null && status.leader.name !== 's3')
+    net.cut()
+    const cutAt = Date.now()
+    // The majority side goes on; s3 cannot even be asked.
+    await cluster.client('s1').put('during-cut', new TextEncoder().encode('yes'))
+    await t.throwsAsync(cluster.client('s3', 1000).get('during-cut'))
+    await sleep(Math.max(0, 3000 - (Date.now() - cutAt)))
+    net.heal()
+    await sleep(1000)
+    t.truthy((await cluster.client('s3').get('during-cut')).kv, 's3 caught up after the partition healed')
     // Pause a follower: it hears nothing and says nothing, then comes back with a stale view.
-    const current = await cluster.leaderName(leader)
+    const current = await cluster.leaderName('s1')
     const follower = names.find(name => name !== current) ?? 's1'
     cluster.node(follower).signal('SIGSTOP')
-    await sleep(3000)
+    await sleep(2500)
     cluster.node(follower).signal('SIGCONT')
   })()
   const workers = Array.from({ length: clients }, async (_, client) => { await runClient(client) })
