@@ -42,6 +42,9 @@ export interface ClusterNodeOptions {
   readonly tickMs?: number
   readonly electionTicks?: number
   readonly requestTimeoutMs?: number
+  /** Gossip silences after which a node is suspect, then dead. */
+  readonly suspectAfterMs?: number
+  readonly deadAfterMs?: number
   readonly logger: Logger
 }
 
@@ -197,6 +200,8 @@ export class ClusterNode implements RouterNode {
       node.gossip = new GossipService({
         host,
         logger: log.child({ component: 'gossip' }),
+        suspectAfterMs: options.suspectAfterMs,
+        deadAfterMs: options.deadAfterMs,
         report: () => ({ ...started.ownRecord(), capacity, uptimeMs: Math.round(process.uptime() * 1000) })
       })
       node.gossip.start()

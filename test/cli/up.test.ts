@@ -15,7 +15,9 @@ test('bad flags of galaxy up are one line and exit 2, before anything starts', a
     [['--pool', 'Bad Pool'], /^galaxy: --pool: /],
     [['--label', 'novalue'], /^galaxy: --label: "novalue" is not KEY=VALUE/],
     [['--dev', '--join', '127.0.0.1:1645'], /^galaxy: --dev runs a one-node cluster and cannot --join/],
-    [['--log-level', 'loud'], /^galaxy: --log-level: "loud"/]
+    [['--log-level', 'loud'], /^galaxy: --log-level: "loud"/],
+    [['--suspect-after', 'soon'], /^galaxy: --suspect-after: /],
+    [['--suspect-after', '5s', '--dead-after', '2s'], /^galaxy: --suspect-after must be at least 1s and --dead-after longer than it/]
   ]
   for (const [args, expected] of cases) {
     const run = await runGalaxy(['up', '--data', join(data, 'd'), ...args])

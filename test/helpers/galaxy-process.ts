@@ -23,6 +23,8 @@ export interface NodeSpec {
   readonly apiHost?: string
   /** Run inside this network namespace (`ip netns exec`). */
   readonly netns?: string
+  /** More `galaxy up` flags. */
+  readonly flags?: readonly string[]
 }
 
 /** One `galaxy up` process of a test cluster, on 127.0.0.1 with its own ports and data dir. */
@@ -141,6 +143,7 @@ export class ProcessCluster {
     const apiHost = spec.apiHost ?? '127.0.0.1'
     const args = ['--name', spec.name, '--data', dataDir, '--listen', `${listenHost}:${listenPort}`, '--api', `${apiHost}:${apiPort}`]
     if (spec.seed === true) args.push('--seed')
+    args.push(...(spec.flags ?? []))
     for (const name of spec.join ?? []) args.push('--join', this.node(name).listen)
     if (spec.join !== undefined && spec.join.length > 0) args.push('--key-file', spec.keyFile ?? this.keyFile)
     if (this.nodes.size === 0) this.firstName = spec.name

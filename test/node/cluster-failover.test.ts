@@ -8,9 +8,10 @@ const read = (value: string | undefined): string => new TextDecoder().decode(dec
 test('kill -9 of the leader: a new leader takes writes, the killed node catches up, a full restart keeps every acknowledged write', async t => {
   t.timeout(240_000)
   const cluster = new ProcessCluster(t)
-  await cluster.add({ name: 's1' })
-  await cluster.add({ name: 's2', seed: true, join: ['s1'] })
-  await cluster.add({ name: 's3', seed: true, join: ['s1'] })
+  const flags = ['--suspect-after', '1s', '--dead-after', '2500ms']
+  await cluster.add({ name: 's1', flags })
+  await cluster.add({ name: 's2', seed: true, join: ['s1'], flags })
+  await cluster.add({ name: 's3', seed: true, join: ['s1'], flags })
   await cluster.waitStatus('s1', status => status.members.filter(member => member.suffrage === 'voter').length === 3)
   const acknowledged = new Map<string, string>()
   for (let i = 0; i < 20; i++) {
@@ -27,6 +28,16 @@ test('kill -9 of the leader: a new leader takes writes, the killed node catches 
     await cluster.client(survivors[i % 2] ?? '').put(`k${i}`, text(`v${i}`))
     acknowledged.set(`k${i}`, `v${i}`)
   }
+
+  // Gossip notices: the killed node turns suspect, then dead, in the survivors' node list.
+  const states = new Set<string>()
+  const gossipDeadline = Date.now() + 20_000
+  while (!states.has('dead') && Date.now() < gossipDeadline) {
+    const seen = (await cluster.client(survivors[0] ?? '').nodes()).nodes.find(node => node.name === leader)
+    if (seen !== undefined) states.add(seen.state)
+    await sleep(100)
+  }
+  t.true(states.has('suspect') && states.has('dead'), `the killed node went ${[...states].join(' → ')}`)
 
   // The killed node restarts on its data dir and catches up.
   await cluster.node(leader).start()

@@ -1,6 +1,7 @@
 import { homedir, hostname, networkInterfaces } from 'node:os'
 import { Command, Option } from 'clipanion'
 import { defaultApi, defaultDataDir, defaultListen } from '../../lib/defaults.js'
+import { parseDuration } from '../../lib/duration.js'
 import { UsageError } from '../../lib/errors.js'
 import { formatHostPort, parseHostPort, type HostPort } from '../../lib/host-port.js'
 import { parsePoolName } from '../../lib/ids.js'
@@ -49,6 +50,8 @@ export class UpCommand extends GalaxyCommand {
   pool = Option.String('--pool', 'default', { description: 'The pool this node belongs to' })
   label = Option.Array('--label', [], { description: 'KEY=VALUE tag (repeatable)' })
   keyFile = Option.String('--key-file', { description: 'The cluster key file (default $GALAXY_CLUSTER_KEY, else <data>/cluster.key)' })
+  suspectAfter = Option.String('--suspect-after', '3s', { description: 'A node silent on gossip this long is suspect' })
+  deadAfter = Option.String('--dead-after', '10s', { description: 'A node silent on gossip this long is dead' })
   logLevel = Option.String('--log-level', 'info', { description: 'debug, info, warn or error' })
 
   protected async run (): Promise<number> {
@@ -71,6 +74,9 @@ export class UpCommand extends GalaxyCommand {
       labels[match[1] as string] = match[2] as string
     }
     if (!['debug', 'info', 'warn', 'error'].includes(this.logLevel)) throw new UsageError(`--log-level: "${this.logLevel}" is not debug, info, warn or error`)
+    const suspectAfterMs = durationFlag('--suspect-after', this.suspectAfter)
+    const deadAfterMs = durationFlag('--dead-after', this.deadAfter)
+    if (suspectAfterMs < 1000 || deadAfterMs <= suspectAfterMs) throw new UsageError('--suspect-after must be at least 1s and --dead-after longer than it')
     const name = this.name ?? hostname()
     if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/.test(name)) throw new UsageError(`--name: "${name}" must be letters, digits, dots and dashes`)
     const dataDir = this.dev ? undefined : this.data ?? defaultDataDir(process.getuid?.() ?? 1000, homedir())
@@ -88,6 +94,8 @@ export class UpCommand extends GalaxyCommand {
       pool: pool.value,
       labels,
       clusterKeyFile: this.keyFile,
+      suspectAfterMs,
+      deadAfterMs,
       clusterKeyEnv: env.GALAXY_CLUSTER_KEY,
       logLevel: this.logLevel as 'info',
       prettyLogs: (this.context.stderr as { isTTY?: boolean }).isTTY === true,
@@ -120,6 +128,12 @@ export class UpCommand extends GalaxyCommand {
       ''
     ].join('\n'))
   }
+}
+
+function durationFlag (flag: string, text: string): number {
+  const parsed = parseDuration(text)
+  if (!parsed.ok) throw new UsageError(`${flag}: ${parsed.error}`)
+  return parsed.value
 }
 
 function hostPortFlag (flag: string, text: string | undefined, fallback: HostPort): HostPort {
