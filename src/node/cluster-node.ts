@@ -3,13 +3,14 @@ import { mkdir, readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { join as joinPath } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import { deferred } from '../lib/deferred.js'
 import { GalaxyError } from '../lib/errors.js'
 import type { HostPort } from '../lib/host-port.js'
 import type { NodeId } from '../lib/ids.js'
 import type { Logger } from '../lib/logger.js'
 import { SystemRng } from '../runtime/system-rng.js'
 import type { ApiCall, ApiReply } from './api/call.js'
-import { forwardCall, forwardLimits, serveForwarded, type ForwardCounters, type ForwardTarget } from './api/forward.js'
+import { ForwardDialError, forwardCall, forwardLimits, serveForwarded, type ForwardCounters, type ForwardTarget } from './api/forward.js'
 import { ApiFailure, ApiRouter, type RouterNode } from './api/router.js'
 import { startApiServer } from './api/server.js'
 import type { MemberBody, NodeBody, StatusBody } from './api/wire.js'
@@ -109,7 +110,9 @@ export class ClusterNode implements RouterNode {
     private readonly driver: RaftDriver | undefined,
     private readonly transport: RaftTransport | undefined,
     private readonly storage: LevelRaftStorage | undefined,
-    readonly joinHint: JoinHint | undefined
+    readonly joinHint: JoinHint | undefined,
+    /** Resolves if replication stopped on an error: the node must exit (non-zero) and be restarted. */
+    readonly failed: Promise<Error>
   ) {
     this.id = host.peerId.toString() as NodeId
     this.requestTimeoutMs = options.requestTimeoutMs ?? nodeTimings.requestTimeoutMs
@@ -154,6 +157,9 @@ export class ClusterNode implements RouterNode {
       if (seed) {
         storage = await LevelRaftStorage.open(joinPath(dataDir, 'raft'))
         if (state === undefined && !joining) {
+          if (storage.lastIndex() > 0 || storage.snapshot().metadata.index > 0) {
+            throw new GalaxyError('ERR_DATA_DIR', `${dataDir} holds a Raft log but no node.json: refusing to bootstrap over it (restore node.json, or start from an empty data dir)`)
+          }
           // The first seed: a one-voter configuration committed at term 1, as etcd bootstraps.
           await storage.save({ entries: [{ term: 1, index: 1, type: 'confChange', change: { type: 'addVoter', node: id } }], hardState: { term: 1, vote: null, commit: 1 } })
           state = { clusterId: randomUUID(), seed: true, seeds: [] }
@@ -168,6 +174,7 @@ export class ClusterNode implements RouterNode {
       let replica: StoreReplica | undefined
       let driver: RaftDriver | undefined
       let transport: RaftTransport | undefined
+      const failure = deferred<Error>()
       if (storage !== undefined) {
         const nowMs = (): number => performance.now()
         replica = new StoreReplica({ id, storage, electionTimeoutMs: tickMs * electionTicks, logger: log.child({ component: 'store' }), nowMs })
@@ -178,12 +185,12 @@ export class ClusterNode implements RouterNode {
           logger: log.child({ component: 'raft-transport' })
         })
         const transportRef = transport
-        driver = new RaftDriver({ id, storage, applied: replica.applied, tickMs, electionTicks, send: messages => { transportRef.send(messages) }, application: replica, rng: new SystemRng(), logger: log.child({ component: 'raft' }) })
+        driver = new RaftDriver({ id, storage, applied: replica.applied, tickMs, electionTicks, send: messages => { transportRef.send(messages) }, application: replica, rng: new SystemRng(), logger: log.child({ component: 'raft' }), onFailure: error => { replicaRef.fail(error); failure.resolve(error) } })
         replica.attach(driver)
         await transport.start()
         driver.start()
       }
-      node = new ClusterNode(options, host, state ?? { clusterId: '', seed, seeds: [] }, token ?? '', replica, driver, transport, storage, joinHint)
+      node = new ClusterNode(options, host, state ?? { clusterId: '', seed, seeds: [] }, token ?? '', replica, driver, transport, storage, joinHint, failure.promise)
       const started = node
       await serveForwarded(host, async call => await started.router.handle(call), node.forwardCounters, log.child({ component: 'forward' }))
       if (joining) {
@@ -260,12 +267,16 @@ export class ClusterNode implements RouterNode {
   async forward (call: ApiCall, to: 'leader' | 'voter'): Promise<ApiReply> {
     if (call.hops >= forwardLimits.maxHops) throw new ApiFailure('ERR_NO_LEADER', `the request passed through ${call.hops} nodes without reaching ${to === 'leader' ? 'the leader' : 'a voting seed'}`)
     const deadline = performance.now() + this.requestTimeoutMs
+    const answerMs = forwardAnswerMs(call, this.requestTimeoutMs)
     let lastError: unknown
     while (performance.now() < deadline && !call.signal.aborted) {
       for (const target of this.forwardTargets()) {
+        if (performance.now() >= deadline) break
         try {
-          return await forwardCall(this.host, target, call, Math.max(1, deadline - performance.now()))
+          return await forwardCall(this.host, target, call, answerMs)
         } catch (error) {
+          // Once the request went out, another node must not run it again: its outcome is unknown.
+          if (!(error instanceof ForwardDialError) && call.method !== 'GET') throw new ApiFailure('ERR_TIMEOUT', `no answer from the node the request was passed to (the outcome is unknown): ${(error as Error).message}`)
           lastError = error
         }
       }
@@ -317,8 +328,10 @@ export class ClusterNode implements RouterNode {
     const replica = this.requireReplica()
     const records = replica.state.range(nodesPrefix, { limit: 100_000 }).items
     const { voters, learners } = replica.conf
-    return records.map(kv => {
-      const record = JSON.parse(new TextDecoder().decode(kv.value)) as NodeRecord
+    return records.flatMap(kv => {
+      const record = readRecord(kv.value)
+      return record === undefined ? [] : [record]
+    }).map(record => {
       const id = record.id as NodeId
       const raftRole = replica.leader === id ? 'leader' : voters.includes(id) ? 'follower' : learners.includes(id) ? 'learner' : 'none'
       const seen = this.gossip?.get(id)
@@ -396,7 +409,7 @@ export class ClusterNode implements RouterNode {
 
   private record (id: NodeId | string): NodeRecord | undefined {
     const kv = this.replica?.state.get(`${nodesPrefix}${id}`)
-    return kv === undefined ? undefined : JSON.parse(new TextDecoder().decode(kv.value)) as NodeRecord
+    return kv === undefined ? undefined : readRecord(kv.value)
   }
 
   private ownRecord (): NodeRecord {
@@ -477,12 +490,12 @@ export class ClusterNode implements RouterNode {
         this.options.logger.debug('registration pending', { error: (error as Error).message })
       }
     }
-    this.timers.push(setInterval(() => { void register() }, 1000))
-    void register()
+    this.timers.push(setInterval(() => { register().catch(() => {}) }, 1000))
+    register().catch(() => {})
     if (this.replica !== undefined) this.timers.push(setInterval(() => { this.promoteLearners() }, nodeTimings.promoteEveryMs))
     // Gossip travels over open connections: a node that has none (a non-seed after a restart, or
     // after its seed died) dials the seeds it knows.
-    this.timers.push(setInterval(() => { void this.keepConnected() }, 2000))
+    this.timers.push(setInterval(() => { this.keepConnected().catch(() => {}) }, 2000))
   }
 
   private async keepConnected (): Promise<void> {
@@ -503,8 +516,10 @@ export class ClusterNode implements RouterNode {
     if (replica === undefined || !replica.isLeader || replica.conf.learners.length === 0 || this.driver === undefined) return
     const status = this.driver.status()
     for (const learner of replica.conf.learners) {
-      const match = status.progress[learner]?.match ?? 0
-      if (status.lastIndex - match <= nodeTimings.promoteLagEntries) {
+      const progress = status.progress[learner]
+      // Ready as etcd counts it: replicating, and holding everything committed so far.
+      if (progress !== undefined && progress.state === 'replicate' && progress.match > 0 && progress.match >= status.commit &&
+        status.lastIndex - progress.match <= nodeTimings.promoteLagEntries) {
         const acceptance = this.driver.proposeConfChange({ type: 'addVoter', node: learner })
         if (acceptance.ok) this.options.logger.info('promoting learner', { node: learner })
         return
@@ -532,13 +547,35 @@ async function givenClusterKey (options: ClusterNodeOptions): Promise<{ key: Uin
 
 function addressesIn (replica: StoreReplica, peer: NodeId): readonly string[] {
   const kv = replica.state.get(`${nodesPrefix}${peer}`)
-  if (kv === undefined) return []
-  return (JSON.parse(new TextDecoder().decode(kv.value)) as NodeRecord).addresses
+  return kv === undefined ? [] : readRecord(kv.value)?.addresses ?? []
+}
+
+/** A registry record, or undefined when what is stored there is not one (the prefix is writable through the API). */
+function readRecord (bytes: Uint8Array): NodeRecord | undefined {
+  try {
+    return parseNodeRecord(JSON.parse(new TextDecoder().decode(bytes)))
+  } catch {
+    return undefined
+  }
 }
 
 /** This host's dialable addresses without the /p2p suffix. */
 function ownAddresses (host: Host): string[] {
   return host.getMultiaddrs().map(address => address.toString().replace(/\/p2p\/[^/]+$/, ''))
+}
+
+/** How long a forwarding node waits for the answer: a lock acquire may wait as long as it asked, snapshots move a lot. */
+function forwardAnswerMs (call: ApiCall, requestTimeoutMs: number): number {
+  if (call.path.endsWith('/operator/snapshot') || call.path.endsWith('/operator/snapshot/restore')) return Math.max(requestTimeoutMs, 300_000)
+  if (call.path.endsWith('/lock/acquire')) {
+    try {
+      const waitMs = Number((JSON.parse(new TextDecoder().decode(call.body)) as { waitMs?: unknown }).waitMs ?? 0)
+      if (Number.isFinite(waitMs) && waitMs > 0) return Math.min(waitMs, 5 * 60_000) + 2 * requestTimeoutMs
+    } catch {
+      // a malformed body is refused by the node that serves it
+    }
+  }
+  return 2 * requestTimeoutMs
 }
 
 function internalCall (method: string, path: string, body: unknown): ApiCall {

@@ -30,6 +30,8 @@ export interface RaftDriverInit {
   readonly application: RaftApplication
   readonly rng: Rng
   readonly logger: Logger
+  /** Called once if the driver stops on an error (a failed durable write, a bug while applying). */
+  readonly onFailure: (error: Error) => void
 }
 
 /**
@@ -144,6 +146,7 @@ export class RaftDriver {
       this.failure = error as Error
       this.init.logger.error('raft driver stopped', { error: (error as Error).message })
       if (this.timer !== undefined) clearInterval(this.timer)
+      this.init.onFailure(error as Error)
     }
     if (this.node.hasReady() && !this.stopped) this.schedule()
   }

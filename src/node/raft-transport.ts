@@ -134,7 +134,7 @@ class PeerLink {
       return
     }
     this.queue.push(frame)
-    if (!this.pumping) void this.pump()
+    if (!this.pumping) this.pump().catch(error => { this.fail(error) })
   }
 
   close (): void {
@@ -166,8 +166,8 @@ class PeerLink {
   }
 
   private async connect (): Promise<LengthPrefixedStream<Stream> | undefined> {
-    const addresses = this.addressesOf(this.peer)
     try {
+      const addresses = this.addressesOf(this.peer)
       const targets: Multiaddr[] = addresses.map(address => multiaddr(`${address}/p2p/${this.peer}`))
       const raw = targets.length > 0
         ? await this.host.dialProtocol(targets, raftProtocol, { signal: AbortSignal.timeout(raftTransportLimits.dialTimeoutMs) })

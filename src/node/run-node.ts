@@ -32,13 +32,19 @@ export async function runNode (options: RunNodeOptions): Promise<number> {
     throw error
   }
   options.onStarted(node, dataDir)
-  const signal = await new Promise<NodeJS.Signals>(resolve => {
-    process.once('SIGTERM', resolve)
-    process.once('SIGINT', resolve)
-  })
-  logger.info('stopping', { signal })
+  const reason = await Promise.race([
+    new Promise<NodeJS.Signals>(resolve => {
+      process.once('SIGTERM', resolve)
+      process.once('SIGINT', resolve)
+    }),
+    node.failed
+  ])
+  if (reason instanceof Error) logger.error('replication failed; stopping so that a supervisor restarts the node', { error: reason.message })
+  else logger.info('stopping', { signal: reason })
   await node.stop()
   if (temporary) await rm(dataDir, { recursive: true, force: true })
   logger.info('stopped')
-  return 0
+  // Requests still waiting (a long lock wait, a watch) must not keep a stopped node alive.
+  setTimeout(() => { process.exit(reason instanceof Error ? 1 : 0) }, 1000).unref()
+  return reason instanceof Error ? 1 : 0
 }

@@ -28,7 +28,12 @@ export const replicaLimits = {
   /** Entries kept behind a snapshot so that slightly slow followers get entries, not a snapshot. */
   keepEntriesBehindSnapshot: 2_000,
   /** A lease expiry proposed but not applied is proposed again after this long. */
-  expiryRetryMs: 2000
+  expiryRetryMs: 2000,
+  /**
+   * The largest encoded command: below the transport's frame limit, so that an entry can always be
+   * sent (the core sends at least one entry per append; one that cannot travel would wedge the log).
+   */
+  maxCommandBytes: 6 * 1024 * 1024
 } as const
 
 interface Slot {
@@ -56,6 +61,7 @@ export class StoreReplica implements RaftApplication {
   private readonly proposals = new Map<string, PendingProposal>()
   private readonly reads = new Map<string, (index: number) => void>()
   private readonly applyListeners = new Set<(value: undefined) => void>()
+  private failure: Error | undefined
   private readonly freeSlots: Slot[] = []
   private slotCount = 0
   private readonly bootId = randomBytes(6).toString('hex')
@@ -92,6 +98,8 @@ export class StoreReplica implements RaftApplication {
   detach (): void {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer)
     this.driver = undefined
+    // Wake everything waiting for an apply that will not come.
+    this.notifyApplied()
   }
 
   get state (): StoreStateMachine { return this.machine }
@@ -157,6 +165,7 @@ export class StoreReplica implements RaftApplication {
     // after the retry timeout, so a failover costs an election and not more.
     if (leaderChanged && state.leader !== null) {
       for (const pending of this.proposals.values()) this.driver?.propose(pending.bytes)
+      for (const context of this.reads.keys()) this.driver?.readIndex(context)
     }
     this.notifyApplied()
   }
@@ -171,18 +180,27 @@ export class StoreReplica implements RaftApplication {
   async execute (command: StoreCommand, timeoutMs: number): Promise<StoreResult> {
     const driver = this.requireDriver()
     const slot = this.takeSlot()
-    const sequence = ++slot.sequence
+    const sequence = slot.sequence + 1
     const key = proposalKey(slot.client, sequence)
-    const bytes = storeCodec.encodeCommand({ client: slot.client, sequence, command })
-    const { promise, resolve } = deferred<StoreResult>()
-    this.proposals.set(key, { bytes, resolve })
     const deadline = this.init.nowMs() + timeoutMs
     let accepted = false
     try {
+      const bytes = storeCodec.encodeCommand({ client: slot.client, sequence, command })
+      if (bytes.byteLength > replicaLimits.maxCommandBytes) {
+        throw new ClusterError('ERR_LIMIT', `the request is ${bytes.byteLength} bytes encoded; at most ${replicaLimits.maxCommandBytes} fit in one log entry`)
+      }
+      slot.sequence = sequence
+      const { promise, resolve } = deferred<StoreResult>()
+      this.proposals.set(key, { bytes, resolve })
+      // Proposals lost with a leader are resent at once on a leader change (softState); the timer
+      // is the fallback for one lost on the way, backing off so a slow cluster is not flooded.
+      let retryMs: number = replicaLimits.retryMs
       while (true) {
+        this.throwIfFailed()
         const acceptance = driver.propose(bytes)
         if (acceptance.ok) accepted = true
-        const waitMs = Math.min(acceptance.ok ? replicaLimits.retryMs : replicaLimits.noLeaderRetryMs, deadline - this.init.nowMs())
+        const waitMs = Math.min(acceptance.ok ? retryMs : replicaLimits.noLeaderRetryMs, deadline - this.init.nowMs())
+        if (acceptance.ok) retryMs *= 2
         const result = await within(promise, waitMs)
         if (result !== undefined) return result
         if (this.init.nowMs() >= deadline) throw this.unavailable(accepted, timeoutMs)
@@ -196,6 +214,7 @@ export class StoreReplica implements RaftApplication {
   /** Waits until this replica reflects every write completed before the call (ReadIndex, thesis §6.4). */
   async readBarrier (timeoutMs: number): Promise<void> {
     const driver = this.requireDriver()
+    this.throwIfFailed()
     const context = randomBytes(8).toString('hex')
     const { promise, resolve } = deferred<number>()
     this.reads.set(context, resolve)
@@ -227,31 +246,51 @@ export class StoreReplica implements RaftApplication {
     }
   }
 
-  /** Resolves at the next apply or leader change, or after `timeoutMs`. */
-  async nextApply (timeoutMs: number): Promise<void> {
+  /** Resolves at the next apply or leader change, when `signal` aborts or the replica stops, or after `timeoutMs`. */
+  async nextApply (timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true || this.driver === undefined) return
     const { promise, resolve } = deferred<undefined>()
+    const onAbort = (): void => { resolve(undefined) }
+    signal?.addEventListener('abort', onAbort, { once: true })
     this.applyListeners.add(resolve)
     try {
       await within(promise, timeoutMs)
     } finally {
       this.applyListeners.delete(resolve)
+      signal?.removeEventListener('abort', onAbort)
     }
+  }
+
+  /** The driver stopped on an error: every request fails from now on (the node is exiting). */
+  fail (error: Error): void {
+    this.failure = error
+    this.notifyApplied()
+  }
+
+  private throwIfFailed (): void {
+    if (this.failure !== undefined) throw new ClusterError('ERR_STOPPED', `the node stopped replicating: ${this.failure.message}`)
   }
 
   /** Restarts a lease's clock; only the leader keeps lease clocks. Answers the lease's TTL, or undefined for an unknown lease. */
   keepAlive (lease: LeaseId): number | undefined {
+    this.throwIfFailed()
     if (!this.isLeader) throw new ClusterError('ERR_NOT_LEADER', 'only the leader keeps leases alive')
-    if (!this.deadlines.keepAlive(lease, this.init.nowMs())) return undefined
-    this.expiring.delete(lease)
+    // An expiry already proposed is final: the deadline table refuses the renewal too.
+    if (this.expiring.has(lease) || !this.deadlines.keepAlive(lease, this.init.nowMs())) return undefined
     return this.machine.leaseList().find(item => item.id === lease)?.ttlMs
   }
 
   private trackLeases (command: StoreCommand, result: StoreResult, nowMs: number): void {
-    if (result.type === 'leaseGranted') this.deadlines.grant(result.lease, result.ttlMs, nowMs)
-    else if (result.type === 'leaseRevoked') {
-      this.deadlines.forget(result.lease)
-      this.expiring.delete(result.lease)
+    if (result.type === 'leaseGranted') {
+      // A grant answered again from its session (a retry applied late) may name a lease that has
+      // since ended: only leases that exist get a clock.
+      if (this.machine.leaseList().some(item => item.id === result.lease)) this.deadlines.grant(result.lease, result.ttlMs, nowMs)
+    } else if (result.type === 'leaseRevoked' || ((command.type === 'leaseExpire' || command.type === 'leaseRevoke') && result.type === 'refused')) {
+      const lease = result.type === 'leaseRevoked' ? result.lease : (command as { lease: LeaseId }).lease
+      this.deadlines.forget(lease)
+      this.expiring.delete(lease)
     } else if (command.type === 'restore') {
+      this.expiring.clear()
       this.deadlines.promote(this.machine.leaseList(), nowMs, this.init.electionTimeoutMs)
     }
   }

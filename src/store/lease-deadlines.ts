@@ -24,10 +24,12 @@ export class LeaseDeadlines {
     this.leases.set(lease, { ttlMs, deadlineMs: nowMs + ttlMs, reported: false })
   }
 
-  /** Moves the lease's deadline to `nowMs + ttlMs`; false when the lease is unknown (revoked, expired and applied, or never granted). */
+  /** Moves the lease's deadline to `nowMs + ttlMs`; false when the lease is unknown (revoked, expired, never granted) or its time already ran out. */
   keepAlive (lease: LeaseId, nowMs: number): boolean {
     const deadline = this.leases.get(lease)
-    if (deadline === undefined) return false
+    // A lease whose time ran out is dead even before its expiry is applied: renewing it now would
+    // promise a TTL that the expiry already proposed will take away (etcd's Renew refuses it too).
+    if (deadline === undefined || deadline.reported || deadline.deadlineMs <= nowMs) return false
     deadline.deadlineMs = nowMs + deadline.ttlMs
     deadline.reported = false
     return true

@@ -154,3 +154,18 @@ test('the CLI against a real node: status, node list, lock acquire and release, 
   t.is(refused.exitCode, 1)
   t.is((await runGalaxy(['kv', 'get', 'keep'], env)).stdout, 'me', 'a refused restore changes nothing')
 })
+
+test('a request too large for one log entry is refused and changes nothing; a garbage registry record is skipped', async t => {
+  const { node, api } = await startNode(t)
+  const big = encodeValue(new Uint8Array(1024 * 1024 - 16))
+  const tooLarge = await t.throwsAsync(api.txn({ compares: [], success: Array.from({ length: 8 }, (_, i) => ({ type: 'put' as const, key: `big/${i}`, value: big })), failure: [] }))
+  t.is((tooLarge as ApiError).code, 'ERR_LIMIT')
+  t.is((await api.list('big/')).items.length, 0)
+  await api.put('small', text('fine'))
+
+  // The node registry is an ordinary prefix: what is stored there may be anything, and is skipped.
+  await api.put(`galaxy/nodes/${node.id}`, text('not json'))
+  t.deepEqual((await api.nodes()).nodes, [])
+  t.is((await api.status()).health, 'healthy')
+  t.is(read((await api.get('small')).kv?.value), 'fine')
+})

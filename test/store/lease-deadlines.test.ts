@@ -12,18 +12,18 @@ test('a granted lease expires at its deadline, not before', t => {
   t.deepEqual(deadlines.expired(1500), [lease(1)])
 })
 
-test('an expired lease is named once, until forgotten or kept alive', t => {
+test('an expired lease is named once and cannot be revived; it is tracked until forgotten', t => {
   const deadlines = new LeaseDeadlines()
   deadlines.grant(lease(1), 1000, 0)
   deadlines.grant(lease(2), 1000, 0)
   t.deepEqual(deadlines.expired(1000), [lease(1), lease(2)])
   t.deepEqual(deadlines.expired(5000), [], 'the leader already proposed their expiry')
-  t.true(deadlines.keepAlive(lease(2), 5000))
-  t.deepEqual(deadlines.expired(5999), [])
-  t.deepEqual(deadlines.expired(6000), [lease(2)])
+  t.false(deadlines.keepAlive(lease(2), 5000), 'a keep-alive after the expiry was decided is refused')
+  t.deepEqual(deadlines.expired(6000), [])
+  deadlines.forget(lease(2))
   deadlines.forget(lease(1))
   t.is(deadlines.deadlineOf(lease(1)), undefined)
-  t.is(deadlines.size, 1)
+  t.is(deadlines.size, 0)
 })
 
 test('a keep-alive moves the deadline a full TTL from now; an unknown lease is refused', t => {
@@ -36,6 +36,15 @@ test('a keep-alive moves the deadline a full TTL from now; an unknown lease is r
   deadlines.forget(lease(7))
   t.false(deadlines.keepAlive(lease(7), 4000))
   t.is(deadlines.size, 0)
+})
+
+test('a lease whose time ran out cannot be kept alive, even before its expiry is applied', t => {
+  const deadlines = new LeaseDeadlines()
+  deadlines.grant(lease(4), 1000, 0)
+  t.false(deadlines.keepAlive(lease(4), 1000), 'at the deadline')
+  deadlines.grant(lease(5), 1000, 0)
+  t.deepEqual(deadlines.expired(1200), [lease(5), lease(4)].sort((a, b) => a - b))
+  t.false(deadlines.keepAlive(lease(5), 1200), 'expiry decided')
 })
 
 test('expired names leases in id order', t => {

@@ -17,7 +17,9 @@ export const forwardLimits = {
   maxFrameBytes: 64 * 1024 * 1024,
   /** A request passes through at most this many nodes (non-seed → follower → leader). */
   maxHops: 3,
-  dialTimeoutMs: 3000
+  dialTimeoutMs: 3000,
+  /** Forwarded requests open at once over one connection, each way (watches hold theirs). */
+  maxStreams: 1024
 } as const
 
 /** Counters of the forwarding service. */
@@ -33,7 +35,7 @@ export interface ForwardCounters {
 export async function serveForwarded (host: Host, handle: (call: ApiCall) => Promise<ApiReply>, counters: ForwardCounters, logger: Logger): Promise<void> {
   await host.handle(apiProtocol, (stream) => {
     void serveOne(stream, handle, counters, logger)
-  }, { maxInboundStreams: 256 })
+  }, { maxInboundStreams: forwardLimits.maxStreams, maxOutboundStreams: forwardLimits.maxStreams })
 }
 
 async function serveOne (stream: Stream, handle: (call: ApiCall) => Promise<ApiReply>, counters: ForwardCounters, logger: Logger): Promise<void> {
@@ -68,6 +70,9 @@ async function serveOne (stream: Stream, handle: (call: ApiCall) => Promise<ApiR
   }
 }
 
+/** The request never left this node: no connection or stream could be opened. Safe to try another node. */
+export class ForwardDialError extends Error {}
+
 /** Where to forward: a known member by id (and its addresses), or an address to dial. */
 export interface ForwardTarget {
   readonly id?: NodeId
@@ -81,9 +86,14 @@ export interface ForwardTarget {
 export async function forwardCall (host: Host, target: ForwardTarget, call: ApiCall, timeoutMs: number): Promise<ApiReply> {
   const dialSignal = AbortSignal.any([call.signal, AbortSignal.timeout(forwardLimits.dialTimeoutMs)])
   const targets = target.addresses.map(address => multiaddr(target.id === undefined ? address : `${address}/p2p/${target.id}`))
-  const stream = targets.length > 0
-    ? await host.dialProtocol(targets, apiProtocol, { signal: dialSignal })
-    : await host.dialProtocol(peerIdFromString(target.id ?? ''), apiProtocol, { signal: dialSignal })
+  let stream: Stream
+  try {
+    stream = targets.length > 0
+      ? await host.dialProtocol(targets, apiProtocol, { signal: dialSignal, maxOutboundStreams: forwardLimits.maxStreams })
+      : await host.dialProtocol(peerIdFromString(target.id ?? ''), apiProtocol, { signal: dialSignal, maxOutboundStreams: forwardLimits.maxStreams })
+  } catch (error) {
+    throw new ForwardDialError((error as Error).message, { cause: error })
+  }
   const lp = lpStream(stream, { maxDataLength: forwardLimits.maxFrameBytes })
   const onAbort = (): void => { stream.abort(new Error('caller went away')) }
   call.signal.addEventListener('abort', onAbort, { once: true })

@@ -78,7 +78,11 @@ export class ApiRouter {
         return jsonReply(200, { revision: result.revision })
       })
       case 'POST lease/grant': return await this.serve(call, 'voter', async replica => await this.leaseGrant(replica, call))
-      case 'POST lease/keepalive': return await this.serve(call, 'leader', async replica => this.keepAlive(replica, call))
+      case 'POST lease/keepalive': return await this.serve(call, 'leader', async replica => {
+        // A new leader first applies everything committed before its term, grants included.
+        await replica.readBarrier(this.node.requestTimeoutMs)
+        return this.keepAlive(replica, call)
+      })
       case 'POST lease/revoke': return await this.serve(call, 'voter', async replica => await this.leaseRevoke(replica, call))
       case 'POST lock/acquire': return await this.serve(call, 'voter', async replica => await this.lockAcquire(replica, call))
       case 'POST lock/release': return await this.serve(call, 'voter', async replica => await this.lockRelease(replica, call))
@@ -224,7 +228,7 @@ export class ApiRouter {
     while (performance.now() < deadline && !call.signal.aborted) {
       const holder = replica.state.lock(name).holder
       if (holder?.owner === owner) return jsonReply(200, lockBody(name, owner, lease, holder.token))
-      await replica.nextApply(deadline - performance.now())
+      await replica.nextApply(deadline - performance.now(), call.signal)
     }
     // Give up the place in the queue; if the lock arrived meanwhile, this releases it again.
     await replica.execute({ type: 'lockRelease', name, owner }, this.node.requestTimeoutMs)

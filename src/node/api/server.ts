@@ -61,7 +61,14 @@ async function serve (request: IncomingMessage, response: ServerResponse, expect
   try {
     for await (const chunk of reply.stream) {
       if (controller.signal.aborted) break
-      if (!response.write(chunk)) await new Promise(resolve => response.once('drain', resolve))
+      if (!response.write(chunk)) {
+        // A client that goes away with a full buffer never drains: stop on close as well.
+        await new Promise<void>(resolve => {
+          const done = (): void => { response.off('drain', done); response.off('close', done); resolve() }
+          response.once('drain', done)
+          response.once('close', done)
+        })
+      }
     }
   } finally {
     response.end()
