@@ -1,8 +1,11 @@
 import { assert } from '../lib/assert.js'
 import type { KeyValue, WatchEvent } from './types.js'
 
-/** The most events kept for watchers; older ones are compacted away on apply, the same on every node. */
+/** The events kept for watchers (up to a tenth more between trims); older ones are compacted away on apply, the same on every node. */
 export const maxHistoryEvents = 100_000
+
+/** How far past `maxHistoryEvents` the history grows before it is trimmed back to it. */
+const historyTrimEvents = maxHistoryEvents / 10
 
 /** The plain data of a `KeyStore`, for snapshots. */
 export interface KeyStoreData {
@@ -77,7 +80,9 @@ export class KeyStore {
 
   private record (event: WatchEvent): void {
     this.history.push(event)
-    if (this.history.length > maxHistoryEvents) {
+    // Trim in steps of a tenth, not one event per write: each trim copies the history, so trimming
+    // on every write past the bound made every write cost the whole history.
+    if (this.history.length > maxHistoryEvents + historyTrimEvents) {
       const dropUpTo = (this.history[this.history.length - maxHistoryEvents] as WatchEvent).revision - 1
       this.compact(dropUpTo)
     }
