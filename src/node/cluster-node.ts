@@ -6,7 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { deferred } from '../lib/deferred.js'
 import { GalaxyError } from '../lib/errors.js'
 import type { HostPort } from '../lib/host-port.js'
-import type { NodeId } from '../lib/ids.js'
+import { parseNodeId, type NodeId } from '../lib/ids.js'
 import type { Logger } from '../lib/logger.js'
 import { SystemRng } from '../runtime/system-rng.js'
 import type { ApiCall, ApiReply } from './api/call.js'
@@ -586,7 +586,7 @@ function internalCall (method: string, path: string, body: unknown): ApiCall {
 function parseNodeRecord (body: unknown): NodeRecord {
   const value = body as Partial<NodeRecord>
   const strings = (list: unknown): boolean => Array.isArray(list) && list.every(item => typeof item === 'string')
-  if (typeof value !== 'object' || value === null || typeof value.id !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{1,128}$/.test(value.id) ||
+  if (typeof value !== 'object' || value === null || typeof value.id !== 'string' || !parseNodeId(value.id).ok ||
     typeof value.name !== 'string' || !strings(value.addresses) || !strings(value.roles) || typeof value.pool !== 'string' ||
     typeof value.seed !== 'boolean' || typeof value.api !== 'string' || typeof value.labels !== 'object' || value.labels === null) {
     throw new ApiFailure('ERR_BAD_REQUEST', 'a join request needs id, name, addresses, api, roles, pool, labels and seed')

@@ -1,5 +1,5 @@
 import { assert } from '../lib/assert.js'
-import type { NodeId } from '../lib/ids.js'
+import { parseNodeId, type NodeId } from '../lib/ids.js'
 import { galaxy } from '../proto/gen/galaxy.js'
 import type { ConfChange, ConfState, Entry, EntryPayload, HardState, Message, MessageType, Snapshot, SnapshotMetadata } from '../raft/types.js'
 import { DecodeError } from './decode-error.js'
@@ -181,9 +181,9 @@ function checkedMetadata (wire: galaxy.SnapshotMetadata.$Properties): SnapshotMe
   return { ...metadata, index: safeNumber(metadata.index), term: safeNumber(metadata.term) }
 }
 
-/** A node id as the network may carry it: non-empty base58, bounded. */
+/** A node id as the network may carry it: the rules of `parseNodeId`. */
 function isNodeId (text: unknown): boolean {
-  return typeof text === 'string' && text.length > 0 && text.length <= 128 && /^[1-9A-HJ-NP-Za-km-z]+$/.test(text)
+  return typeof text === 'string' && parseNodeId(text).ok
 }
 
 /** Protobuf 64-bit numbers arrive as number or Long; anything at or past 2^53 is refused. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import test from 'ava'
 import { decodeValue, encodeValue } from '../../src/node/api/client.js'
-import { fencingKey } from '../../src/node/api/router.js'
+import { lockKey } from '../../src/store/state-machine.js'
 import { ProcessCluster, sleep } from '../helpers/galaxy-process.js'
 
 const fixture = new URL('fixtures/lock-holder.ts', import.meta.url).pathname
@@ -37,7 +37,7 @@ test('a paused lock holder loses its lock: fencing tokens increase and its guard
   t.teardown(() => { clearInterval(keepB) })
   const acquiringB = b.lockAcquire({ name: 'db', owner: 'client-b', lease: leaseB, waitMs: 30_000 })
   await sleep(3000)
-  t.is(new TextDecoder().decode(decodeValue((await b.get(fencingKey('db'))).kv?.value ?? '')), 'holder-a', 'A still holds the lock while it runs')
+  t.is(new TextDecoder().decode(decodeValue((await b.get(lockKey('db'))).kv?.value ?? '')), 'holder-a', 'A still holds the lock while it runs')
 
   // A pauses past its TTL: the leader expires its lease and hands the lock to B.
   holder.kill('SIGSTOP')
@@ -46,7 +46,7 @@ test('a paused lock holder loses its lock: fencing tokens increase and its guard
 
   // B's guarded write goes through.
   const writeB = await b.txn({
-    compares: [{ key: fencingKey('db'), target: 'modRevision', op: '=', value: lockB.token }],
+    compares: [{ key: lockKey('db'), target: 'modRevision', op: '=', value: lockB.token }],
     success: [{ type: 'put', key: 'guarded/db', value: encodeValue(new TextEncoder().encode('client-b')) }],
     failure: []
   })

@@ -1,9 +1,8 @@
 import { GalaxyError } from '../../lib/errors.js'
-import type { NodeId } from '../../lib/ids.js'
-import { lockKey } from '../../store/state-machine.js'
+import { parseNodeId, type NodeId } from '../../lib/ids.js'
 import type { Compare, KeyValue, LeaseId, StoreCommand, StoreRefusal, StoreResult, TxnOp } from '../../store/types.js'
 import { DecodeError } from '../decode-error.js'
-import { ClusterError, type StoreReplica } from '../store-replica.js'
+import type { StoreReplica } from '../store-replica.js'
 import { storeCodec } from '../store-codec.js'
 import { jsonReply, type ApiCall, type ApiReply } from './call.js'
 import { apiErrorStatus, type ApiErrorCode, type CompareBody, type KeyValueBody, type LockBody, type MemberBody, type NodeBody, type StatusBody, type TxnOpBody, type WatchLine } from './wire.js'
@@ -308,8 +307,7 @@ function expect<T extends StoreResult['type']> (result: StoreResult, type: T): E
 export function errorReply (error: unknown): ApiReply {
   let code: ApiErrorCode = 'ERR_INTERNAL'
   if (error instanceof ApiFailure) code = error.apiCode
-  else if (error instanceof ClusterError) code = error.code in apiErrorStatus ? error.code as ApiErrorCode : error.code === 'ERR_NOT_LEADER' ? 'ERR_NO_LEADER' : 'ERR_INTERNAL'
-  else if (error instanceof GalaxyError && error.code in apiErrorStatus) code = error.code as ApiErrorCode
+  else if (error instanceof GalaxyError) code = error.code in apiErrorStatus ? error.code as ApiErrorCode : error.code === 'ERR_NOT_LEADER' ? 'ERR_NO_LEADER' : 'ERR_INTERNAL'
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''
   return jsonReply(apiErrorStatus[code], { error: { code, message } })
 }
@@ -346,9 +344,9 @@ function stringField (body: Record<string, unknown>, name: string): string {
 }
 
 function nodeIdField (body: Record<string, unknown>, name: string): NodeId {
-  const value = stringField(body, name)
-  if (!/^[1-9A-HJ-NP-Za-km-z]{1,128}$/.test(value)) throw new ApiFailure('ERR_BAD_REQUEST', `"${name}" is not a node id`)
-  return value as NodeId
+  const parsed = parseNodeId(stringField(body, name))
+  if (!parsed.ok) throw new ApiFailure('ERR_BAD_REQUEST', `"${name}": ${parsed.error}`)
+  return parsed.value
 }
 
 function integerField (body: Record<string, unknown>, name: string): number {
@@ -408,9 +406,4 @@ function parseOp (body: Record<string, unknown>): TxnOp {
     }
     default: throw new ApiFailure('ERR_BAD_REQUEST', 'an operation type is put, delete or get')
   }
-}
-
-/** The key whose modRevision is a lock's fencing token (compare it in a transaction to guard a write). */
-export function fencingKey (name: string): string {
-  return lockKey(name)
 }
