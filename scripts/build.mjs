@@ -39,13 +39,26 @@ async function bundleCli () {
     legalComments: 'none',
     // Error classes are told apart by name (GalaxyError sets name from new.target).
     keepNames: true,
+    // V8 keeps the whole bundle's source in the heap: without comments and indentation, and in
+    // pure ASCII (checked below) so that it is a one-byte string, it takes about a third of the
+    // memory (an idle seed's anonymous memory went from 38 to 24 MiB).
+    minifyWhitespace: true,
+    minifySyntax: true,
     logLevel: 'warning',
     define: { GALAXY_BUILD_COMMIT: JSON.stringify(gitCommit()) },
     loader: { '.node': 'binary' },
     plugins: [embedClassicLevel()]
   })
+  assertAscii(outfile)
   console.error(`build: ${outfile} (${mib(statSync(outfile).size)})`)
   return outfile
+}
+
+// One non-ASCII character anywhere makes V8 hold the whole source as a two-byte string.
+function assertAscii (file) {
+  const text = readFileSync(file, 'latin1')
+  const at = text.search(/[^\x00-\x7f]/)
+  if (at >= 0) throw new Error(`the bundle must be ASCII; escape the character near: ${JSON.stringify(text.slice(Math.max(0, at - 60), at + 10))}`)
 }
 
 // classic-level finds its addon with node-gyp-build at run time, which needs node_modules. Swap its

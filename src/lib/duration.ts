@@ -20,7 +20,7 @@ export function parseDuration (text: string): Result<number> {
   if (text === '0') return ok(0)
   if (text === '') return err(`empty duration (${help})`)
   if (text.startsWith('-')) return err(`duration "${text}" must not be negative`)
-  const part = /(\d+(?:\.\d+)?)([a-zµ]*)/y
+  const part = /(\d+(?:\.\d+)?)([a-z\u00b5]*)/y
   let totalMs = 0
   let index = 0
   while (index < text.length) {
