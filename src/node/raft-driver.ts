@@ -36,8 +36,9 @@ export interface RaftDriverInit {
 
 /**
  * Drives a Raft core in real time (after etcd's raft node loop): ticks from a monotonic timer,
- * feeds it messages and requests, and carries out each Ready in the contract's order — one synced
- * level batch, then the messages, then applying — one Ready at a time. Requests arriving while a
+ * feeds it messages and requests, and carries out each Ready in the contract's order — a leader's
+ * early messages, one synced level batch, then the other messages, then applying — one Ready at a
+ * time. Requests arriving while a
  * Ready is being persisted pile up in the core and go out together in the next one, which is how
  * proposals are batched.
  */
@@ -125,6 +126,7 @@ export class RaftDriver {
     try {
       while (this.node.hasReady() && !this.stopped) {
         const ready = this.node.ready()
+        this.init.send(ready.earlyMessages)
         if (ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined) {
           await this.init.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot })
         }

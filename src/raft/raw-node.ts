@@ -8,6 +8,7 @@ import type { ConfChange, ConfState, Entry, HardState, Message, ReadState, Role,
 
 /**
  * Everything the application must do after the core moved. The contract, in this order:
+ * 0. `earlyMessages` may be sent at once, before the write (or with `messages`);
  * 1. persist `snapshot`, `entries` (replacing any conflicting tail) and `hardState` — durably
  *    (fsync) when `mustSync` — in one atomic write;
  * 2. only then send `messages`;
@@ -23,6 +24,13 @@ export interface Ready {
   readonly entries: readonly Entry[]
   readonly snapshot?: Snapshot | undefined
   readonly committedEntries: readonly Entry[]
+  /**
+   * A settled leader's messages (its term and vote already durable), which may leave before its
+   * own write so that followers write in parallel (Raft thesis §10.2.1). They promise nothing
+   * about that write: their commit is capped at what the leader's disk already holds.
+   */
+  readonly earlyMessages: readonly Message[]
+  /** Messages that may leave only once the write is durable. */
   readonly messages: readonly Message[]
   readonly readStates: readonly ReadState[]
   /** Term, vote or entries changed: the write must reach stable storage before anything is sent. */
@@ -155,16 +163,19 @@ export class RawNode {
     const softChanged = !sameSoftState(softState, this.prevSoftState)
     const hardChanged = !sameHardState(hardState, this.prevHardState)
     const entries = r.log.unstableEntries().slice()
+    const termOrVoteChanged = hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote
+    const early = r.role === 'leader' && !softChanged && !termOrVoteChanged && r.log.pendingSnapshot() === undefined
     const ready: Ready = {
       softState: softChanged ? softState : undefined,
       hardState: hardChanged ? hardState : undefined,
       entries,
       snapshot: r.log.pendingSnapshot(),
       committedEntries: r.log.nextCommittedEntries(r.config.maxCommittedBytesPerReady),
-      messages: r.msgs,
+      earlyMessages: early ? capCommit(r.msgs, (entries[0]?.index ?? r.log.lastIndex() + 1) - 1) : [],
+      messages: early ? [] : r.msgs,
       readStates: r.readStates,
       // A snapshot is acknowledged once installed, so it must be durable like entries.
-      mustSync: entries.length > 0 || r.log.pendingSnapshot() !== undefined || hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote
+      mustSync: entries.length > 0 || r.log.pendingSnapshot() !== undefined || termOrVoteChanged
     }
     r.msgs = []
     r.readStates = []
@@ -199,6 +210,15 @@ export class RawNode {
   private hardState (): HardState {
     return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed }
   }
+}
+
+/**
+ * Caps the commit index that messages carry at `durableIndex`. Only with a single voter can a
+ * leader's commit pass its disk (its own append is the quorum); a learner told that commit could
+ * apply an entry the leader then loses in a crash.
+ */
+export function capCommit (messages: readonly Message[], durableIndex: number): Message[] {
+  return messages.map(message => 'commit' in message && message.commit > durableIndex ? { ...message, commit: durableIndex } : message)
 }
 
 function sameSoftState (a: SoftState, b: SoftState): boolean {

@@ -96,6 +96,7 @@ export class TestCluster {
     const member = this.get(n)
     if (!member.node.hasReady()) return undefined
     const ready = member.node.ready()
+    for (const message of ready.earlyMessages) this.send(message)
     member.storage.save(ready)
     for (const message of ready.messages) this.send(message)
     if (ready.snapshot !== undefined) {

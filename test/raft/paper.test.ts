@@ -23,8 +23,8 @@ function clusterWith (logs: number[][], hardTerm: number, options = {}): TestClu
   return cluster
 }
 
-const sent = (ready: { messages: readonly Message[] } | undefined, type: Message['type']): Message[] =>
-  (ready?.messages ?? []).filter(message => message.type === type)
+const sent = (ready: { earlyMessages: readonly Message[], messages: readonly Message[] } | undefined, type: Message['type']): Message[] =>
+  [...ready?.earlyMessages ?? [], ...ready?.messages ?? []].filter(message => message.type === type)
 
 // §5.1: terms
 

@@ -3,6 +3,7 @@ import test from 'ava'
 import { silentLogger } from '../../src/lib/logger.js'
 import { SeededRng } from '../../src/lib/rng.js'
 import { RawNode } from '../../src/raft/raw-node.js'
+import { MemoryStorage } from '../../src/raft/storage.js'
 import type { Message } from '../../src/raft/types.js'
 import { bootstrapStorage, bytes, id, TestCluster } from './cluster.js'
 
@@ -38,7 +39,7 @@ test('chunks from two leaders never add up to one snapshot', t => {
     storage.save(ready)
     for (const entry of ready.committedEntries) if (entry.type === 'confChange') node.applyConfChange(entry)
     node.advance(ready)
-    return [...ready.messages]
+    return [...ready.earlyMessages, ...ready.messages]
   }
   apply()
   const metadata = { index: 10, term: 2, conf: { voters: [id(1), id(2), id(3)], learners: [] } }
@@ -88,4 +89,24 @@ test('a restart with applied past the snapshot keeps the conf changes applied si
   const node = new RawNode({ id: id(1), applied: 6, rng: new SeededRng(1), logger: silentLogger }, storage)
   t.deepEqual(node.status().conf.voters, [id(1), id(2), id(3), id(4), id(5)])
   t.false(node.hasReady())
+})
+
+test('a single voter sends its learners early, but never a commit beyond what its disk holds', t => {
+  const cluster = new TestCluster(1)
+  cluster.elect(1)
+  cluster.addNode(id(2), new MemoryStorage())
+  cluster.get(1).node.proposeConfChange({ type: 'addLearner', node: id(2) })
+  cluster.stabilize()
+  const leader = cluster.get(1)
+  t.deepEqual(leader.node.status().conf.learners, [id(2)])
+  const durable = leader.node.status().lastIndex
+  leader.node.propose(bytes('x'))
+  const ready = leader.node.ready()
+  // Its own append is the quorum: the entry is committed before the leader has written it.
+  t.is(ready.hardState?.commit, durable + 1)
+  t.deepEqual(ready.entries.map(entry => entry.index), [durable + 1])
+  const appends = ready.earlyMessages.filter(message => message.type === 'append')
+  t.true(appends.length > 0, 'the learner is sent the entry before the write')
+  t.deepEqual(ready.messages, [])
+  for (const message of appends) t.is(message.type === 'append' ? message.commit : -1, durable)
 })

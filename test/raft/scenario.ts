@@ -196,6 +196,7 @@ class ScenarioRunner {
     if (ready.readStates.length > 0) parts.push(`reads=[${ready.readStates.map(r => `${r.context}@${r.index}`).join(' ')}]`)
     if (ready.mustSync) parts.push('sync')
     this.out.push(parts.join(' '))
+    for (const message of ready.earlyMessages) this.out.push(`  sends early ${formatMessage(message)}`)
     for (const message of ready.messages) this.out.push(`  sends ${formatMessage(message)}`)
   }
 

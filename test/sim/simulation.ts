@@ -313,6 +313,8 @@ export class Simulation {
     }
     if (!node.raw.hasReady()) return
     node.outstanding = node.raw.ready()
+    // A leader's early messages leave now; a crash before the write below loses only the write.
+    for (const message of node.outstanding.earlyMessages) this.send(message)
     node.termAtReady = node.raw.basicStatus().term
     node.leaderAtReady = node.raw.basicStatus().role === 'leader'
     this.events.push(this.nowMs + randomInt(this.rng, 0, 3), { type: 'persist', node: id, incarnation })
