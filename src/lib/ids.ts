@@ -9,6 +9,8 @@ export type JobId = Brand<string, 'JobId'>
 export type PodId = Brand<string, 'PodId'>
 /** One process of a pod, named in the job spec. */
 export type TaskId = Brand<string, 'TaskId'>
+/** An agent's resource envelope for one pod; a pod recreated for a resource change gets a new one. */
+export type ContainerId = Brand<string, 'ContainerId'>
 /** A hard partition of nodes; every node belongs to exactly one. */
 export type PoolName = Brand<string, 'PoolName'>
 
@@ -17,6 +19,7 @@ const idRules = {
   NodeId: { pattern: /^[1-9A-HJ-NP-Za-km-z]+$/, maxLength: 128, rule: 'base58btc characters' },
   JobId: { pattern: /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, maxLength: 63, rule: 'lower-case letters, digits and inner dashes' },
   PodId: { pattern: /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, maxLength: 80, rule: 'lower-case letters, digits, inner dots and dashes' },
+  ContainerId: { pattern: /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, maxLength: 100, rule: 'lower-case letters, digits, inner dots and dashes' },
   TaskId: { pattern: /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, maxLength: 63, rule: 'lower-case letters, digits and inner dashes' },
   PoolName: { pattern: /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, maxLength: 63, rule: 'lower-case letters, digits and inner dashes' }
 } as const
@@ -36,6 +39,8 @@ function parseId<K extends IdKind> (kind: K, text: string): Result<IdOf<K>> {
 export function parseNodeId (text: string): Result<NodeId> { return parseId('NodeId', text) }
 /** Checks a job name; the error says which rule it breaks. */
 export function parseJobId (text: string): Result<JobId> { return parseId('JobId', text) }
+/** Checks a container id; the error says which rule it breaks. */
+export function parseContainerId (text: string): Result<ContainerId> { return parseId('ContainerId', text) }
 /** Checks a pod id; the error says which rule it breaks. */
 export function parsePodId (text: string): Result<PodId> { return parseId('PodId', text) }
 /** Checks a task name; the error says which rule it breaks. */

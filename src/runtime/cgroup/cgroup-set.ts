@@ -1,0 +1,194 @@
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { GalaxyError } from '../../lib/errors.js'
+import type { ControllerPlacement } from '../host/cgroup-layout.js'
+import { cgroupDirs, limitWrites, v2SubtreeControllers, type CgroupDir, type CgroupLimits } from './cgroup-limits.js'
+import { usageFiles, usageFrom, type CgroupUsage } from './cgroup-usage.js'
+
+/** A cgroup operation that failed: a control file that would not take its value, a cgroup that would not empty. */
+export class CgroupError extends GalaxyError {
+  static readonly code = 'ERR_CGROUP'
+
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(CgroupError.code, message, options)
+  }
+}
+
+/** Named bounds of cgroup operations. */
+export const cgroupLimits = {
+  /** How long killing every process of a cgroup may take before it is an error. */
+  killTimeoutMs: 10_000,
+  /** How long a v1 freezer may take to report FROZEN. */
+  freezeTimeoutMs: 2_000,
+  pollMs: 20
+} as const
+
+/**
+ * One cgroup at a relative path (`galaxy/<container>/<task>`) in every hierarchy galaxy uses on
+ * this host: v2, v1, or a mix. It can be created with limits, joined (through `procsFiles`),
+ * read for usage, emptied by force and removed, with its descendants.
+ */
+export class CgroupSet {
+  private constructor (readonly path: string, readonly dirs: readonly CgroupDir[]) {}
+
+  /** The cgroup at `path`, whether or not it exists yet. */
+  static at (placements: readonly ControllerPlacement[], path: string): CgroupSet {
+    return new CgroupSet(path, cgroupDirs(placements, path))
+  }
+
+  /** Creates the cgroup (and its parents) and puts `limits` in force; fine if it exists already. */
+  async create (limits: CgroupLimits): Promise<void> {
+    for (const cgroup of this.dirs) {
+      if (cgroup.version === 'v2') await enableV2Subtree(cgroup.dir, this.path)
+      await mkdir(cgroup.dir, { recursive: true })
+      for (const write of limitWrites(cgroup.version, limits)) {
+        if (!cgroup.controllers.includes(write.controller)) continue
+        const file = join(cgroup.dir, write.file)
+        try {
+          await writeFile(file, write.value)
+        } catch (error) {
+          if (write.optional && (error as NodeJS.ErrnoException).code === 'ENOENT') continue
+          throw new CgroupError(`cannot set ${file} to ${write.value}`, { cause: error })
+        }
+      }
+    }
+  }
+
+  /** The `cgroup.procs` files a process writes its pid to, to join this cgroup in every hierarchy. */
+  get procsFiles (): string[] {
+    return this.dirs.map(cgroup => join(cgroup.dir, 'cgroup.procs'))
+  }
+
+  /** Whether the cgroup exists in every hierarchy. */
+  async exists (): Promise<boolean> {
+    const found = await Promise.all(this.dirs.map(async cgroup => await access(cgroup.dir).then(() => true, () => false)))
+    return found.every(Boolean)
+  }
+
+  /** Every process in the cgroup and its descendants, in any hierarchy. */
+  async pids (): Promise<number[]> {
+    const pids = new Set<number>()
+    for (const cgroup of this.dirs) {
+      for (const dir of await subtree(cgroup.dir)) for (const pid of await readPids(dir)) pids.add(pid)
+    }
+    return [...pids].sort((a, b) => a - b)
+  }
+
+  /** What the cgroup (with its descendants) has used. */
+  async usage (): Promise<CgroupUsage> {
+    const files = new Map<string, string>()
+    for (const cgroup of this.dirs) {
+      for (const file of usageFiles[cgroup.version]) {
+        const text = await readFile(join(cgroup.dir, file), 'utf8').catch(() => undefined)
+        if (text !== undefined) files.set(file, text)
+      }
+    }
+    return usageFrom(files)
+  }
+
+  /**
+   * Kills every process in the cgroup and its descendants so that none escapes by forking: v2
+   * `cgroup.kill` where the kernel has it, else freeze, SIGKILL each process, thaw — repeated until
+   * the cgroup is empty. Throws if it is not empty within `killTimeoutMs`.
+   */
+  async killAll (): Promise<void> {
+    const deadline = performance.now() + cgroupLimits.killTimeoutMs
+    for (;;) {
+      const pids = await this.pids()
+      if (pids.length === 0) return
+      if (performance.now() > deadline) throw new CgroupError(`cgroup ${this.path} still has processes ${pids.join(', ')} after ${cgroupLimits.killTimeoutMs} ms`)
+      if (!await this.killByKernel()) {
+        const frozen = await this.freeze(true)
+        for (const pid of await this.pids()) killQuietly(pid)
+        if (frozen) await this.freeze(false)
+      }
+      await sleep(cgroupLimits.pollMs)
+    }
+  }
+
+  /** Removes the cgroup and its descendants, deepest first; it must be empty. Fine if it is gone. */
+  async remove (): Promise<void> {
+    for (const cgroup of this.dirs) {
+      const dirs = await subtree(cgroup.dir)
+      for (const dir of dirs.reverse()) {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await rmdir(dir)
+            break
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code
+            if (code === 'ENOENT') break
+            // A killed process leaves the cgroup a moment after it is reaped.
+            if (code === 'EBUSY' && attempt < 100) {
+              await sleep(cgroupLimits.pollMs)
+              continue
+            }
+            throw new CgroupError(`cannot remove cgroup ${dir}`, { cause: error })
+          }
+        }
+      }
+    }
+  }
+
+  /** v2's `cgroup.kill` kills the whole subtree atomically (Linux 5.14). */
+  private async killByKernel (): Promise<boolean> {
+    const v2 = this.dirs.find(cgroup => cgroup.version === 'v2')
+    if (v2 === undefined) return false
+    return await writeFile(join(v2.dir, 'cgroup.kill'), '1').then(() => true, () => false)
+  }
+
+  /** Freezes or thaws the cgroup; false when this host has no freezer for it. */
+  private async freeze (frozen: boolean): Promise<boolean> {
+    const freezer = this.dirs.find(cgroup => cgroup.controllers.includes('freezer'))
+    if (freezer === undefined) return false
+    if (freezer.version === 'v2') return await writeFile(join(freezer.dir, 'cgroup.freeze'), frozen ? '1' : '0').then(() => true, () => false)
+    const state = join(freezer.dir, 'freezer.state')
+    if (!await writeFile(state, frozen ? 'FROZEN' : 'THAWED').then(() => true, () => false)) return false
+    const deadline = performance.now() + cgroupLimits.freezeTimeoutMs
+    while (frozen && performance.now() < deadline) {
+      if ((await readFile(state, 'utf8').catch(() => '')).trim() === 'FROZEN') break
+      await sleep(cgroupLimits.pollMs / 4)
+    }
+    return true
+  }
+}
+
+/** On v2, a cgroup's controllers must be enabled in every ancestor's `cgroup.subtree_control`. */
+async function enableV2Subtree (dir: string, path: string): Promise<void> {
+  const depth = path.split('/').filter(Boolean).length
+  const ancestors: string[] = []
+  for (let parent = dirname(dir), i = 0; i < depth; parent = dirname(parent), i++) ancestors.unshift(parent)
+  for (const ancestor of ancestors) {
+    await mkdir(ancestor, { recursive: true })
+    const available = (await readFile(join(ancestor, 'cgroup.controllers'), 'utf8').catch(() => '')).split(/\s+/)
+    for (const controller of v2SubtreeControllers) {
+      if (!available.includes(controller)) continue
+      await writeFile(join(ancestor, 'cgroup.subtree_control'), `+${controller}`).catch((error: unknown) => {
+        throw new CgroupError(`cannot enable the ${controller} controller in ${ancestor}`, { cause: error })
+      })
+    }
+  }
+}
+
+/** A cgroup directory and every cgroup below it, parents before children; empty when it does not exist. */
+async function subtree (dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined)
+  if (entries === undefined) return []
+  const dirs = [dir]
+  for (const entry of entries) if (entry.isDirectory()) dirs.push(...await subtree(join(dir, entry.name)))
+  return dirs
+}
+
+async function readPids (dir: string): Promise<number[]> {
+  const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')
+  return text.split('\n').filter(Boolean).map(Number)
+}
+
+function killQuietly (pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // Gone already.
+  }
+}

@@ -1,0 +1,231 @@
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { GalaxyError } from '../../lib/errors.js'
+import type { ContainerId } from '../../lib/ids.js'
+import type { Logger } from '../../lib/logger.js'
+import type { CgroupLimits } from '../cgroup/cgroup-limits.js'
+import { CgroupSet } from '../cgroup/cgroup-set.js'
+import type { CgroupUsage } from '../cgroup/cgroup-usage.js'
+import { probePort } from '../host/ports.js'
+import { confinedCommand } from '../process/confined-command.js'
+import { checkContainerSpec, containerCgroupPath, containerPaths, type CgroupLeaf, type ContainerPaths, type ContainerSpec } from './container-spec.js'
+import type { Isolation } from './isolation.js'
+import { mountBind, mountsUnder, mountTmpfs, unmountAll } from './mounts.js'
+import { containerPids } from './process-scan.js'
+
+/** A container that cannot be made as asked: a bad spec, a port in use, a namespace this host lacks. */
+export class ContainerError extends GalaxyError {
+  static readonly code = 'ERR_CONTAINER'
+
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(ContainerError.code, message, options)
+  }
+}
+
+/** The variable every process of a container carries; how a degraded host finds them to kill. */
+export const containerIdVariable = 'GALAXY_CONTAINER_ID'
+
+/** The marker written when a container is destroyed but its directory is kept for a while. */
+const destroyedMarker = 'destroyed-at-ms'
+
+/** How a process is started in a container. */
+export interface ContainerSpawnOptions {
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+  readonly stdio: StdioOptions
+  /** In a session of its own, so that it outlives its parent (the AppWorker outlives the agent). */
+  readonly detached: boolean
+}
+
+/**
+ * Makes and destroys containers on this host: a directory tree, a cgroup per task under one
+ * parent per container (v2, v1 or both), volumes (disk, tmpfs, host paths), reserved ports, and
+ * optional namespaces; starts processes already inside their cgroup; reads usage from the
+ * cgroups; destroys without leaving a process, cgroup or mount behind. On a host without root or
+ * cgroups it runs plain process groups and says `degraded` (see `Isolation`).
+ */
+export class ContainerRuntime {
+  constructor (private readonly init: {
+    readonly containersDir: string
+    /** The cgroup every container of this runtime goes under (`galaxy`, or one per node when nodes share a host). */
+    readonly cgroupParent: string
+    readonly isolation: Isolation
+    readonly logger: Logger
+  }) {}
+
+  get isolation (): Isolation {
+    return this.init.isolation
+  }
+
+  paths (id: ContainerId): ContainerPaths {
+    return containerPaths(this.init.containersDir, id)
+  }
+
+  /** Makes the container, or completes one that a crash left half made; the same spec twice is a no-op. */
+  async create (spec: ContainerSpec): Promise<ContainerPaths> {
+    const problem = checkContainerSpec(spec)
+    if (problem !== undefined) throw new ContainerError(`container ${spec.id}: ${problem}`)
+    const full = this.init.isolation.level === 'full'
+    if (full) {
+      const missing = spec.namespaces.filter(kind => !this.init.isolation.namespaces.includes(kind))
+      if (missing.length > 0) throw new ContainerError(`container ${spec.id}: this host cannot make ${missing.join(', ')} namespaces`)
+    }
+    const paths = this.paths(spec.id)
+    const existing = await readFile(join(paths.state, 'spec.json'), 'utf8').catch(() => undefined)
+    if (existing !== undefined && existing !== JSON.stringify(spec)) throw new ContainerError(`container ${spec.id} exists with another spec`)
+    if (existing === undefined) {
+      for (const port of spec.ports) {
+        const probe = await probePort(`port ${port.name}`, { host: '0.0.0.0', port: port.port })
+        if (probe.state !== 'free') throw new ContainerError(`container ${spec.id}: port ${port.name} (${port.port}) is not free: ${probe.error}`)
+      }
+    }
+    for (const dir of [paths.workspace, paths.volumes, paths.logs, paths.state]) await mkdir(dir, { recursive: true })
+    await this.makeVolumes(spec, paths)
+    if (full) {
+      await this.cgroup(spec.id).create({})
+      await this.cgroup(spec.id, { kind: 'root' }).create(spec.rootLimits)
+      for (const task of spec.tasks) await this.cgroup(spec.id, { kind: 'task', task: task.name }).create(task.limits)
+    }
+    await writeFile(join(paths.state, 'spec.json'), JSON.stringify(spec))
+    return paths
+  }
+
+  /** The spec a container was made with, or undefined when there is no such container. */
+  async spec (id: ContainerId): Promise<ContainerSpec | undefined> {
+    const text = await readFile(join(this.paths(id).state, 'spec.json'), 'utf8').catch(() => undefined)
+    return text === undefined ? undefined : JSON.parse(text) as ContainerSpec
+  }
+
+  /** The containers on this host that are not destroyed. */
+  async list (): Promise<ContainerId[]> {
+    const entries = await readdir(this.init.containersDir, { withFileTypes: true }).catch(() => [])
+    const ids: ContainerId[] = []
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue
+      const id = entry.name as ContainerId
+      const state = this.paths(id).state
+      const [spec, destroyed] = await Promise.all([
+        readFile(join(state, 'spec.json')).then(() => true, () => false),
+        readFile(join(state, destroyedMarker)).then(() => true, () => false)
+      ])
+      if (spec && !destroyed) ids.push(id)
+    }
+    return ids.sort()
+  }
+
+  /**
+   * Starts `argv` in a leaf of the container: already in its cgroups (and namespaces) when the
+   * program's first instruction runs. A confinement that fails exits 125 without running it.
+   */
+  async spawn (id: ContainerId, leaf: CgroupLeaf, argv: readonly string[], options: ContainerSpawnOptions): Promise<ChildProcess> {
+    const spec = await this.spec(id)
+    if (spec === undefined) throw new ContainerError(`no container ${id}`)
+    const full = this.init.isolation.level === 'full'
+    const limits: CgroupLimits = leaf.kind === 'root' ? spec.rootLimits : spec.tasks.find(task => task.name === leaf.task)?.limits ?? {}
+    if (leaf.kind === 'task' && !spec.tasks.some(task => task.name === leaf.task)) throw new ContainerError(`container ${id} has no task ${leaf.task}`)
+    const command = confinedCommand(argv, {
+      procsFiles: full ? this.cgroup(id, leaf).procsFiles : [],
+      namespaces: full && leaf.kind === 'task' ? spec.namespaces : [],
+      ...(full || limits.memoryBytes === undefined ? {} : { addressSpaceBytes: limits.memoryBytes })
+    })
+    return spawn(command.file, command.args, {
+      cwd: options.cwd,
+      env: { ...options.env, ...command.env, [containerIdVariable]: id },
+      stdio: options.stdio,
+      detached: options.detached
+    })
+  }
+
+  /** What a leaf (or the whole container) has used; undefined on a degraded host, which has no cgroups to read. */
+  async usage (id: ContainerId, leaf?: CgroupLeaf): Promise<CgroupUsage | undefined> {
+    if (this.init.isolation.level !== 'full') return undefined
+    return await this.cgroup(id, leaf).usage()
+  }
+
+  /** The processes of the container (every leaf), by pid. */
+  async pids (id: ContainerId): Promise<number[]> {
+    if (this.init.isolation.level === 'full') return await this.cgroup(id).pids()
+    return await containerPids(containerIdVariable, id)
+  }
+
+  /**
+   * Destroys a container: kills every process in it (no escapee survives: the cgroup is frozen
+   * first), unmounts its volumes, removes its cgroups, and deletes its directory — at once, or
+   * after `keepDirMs` (see `collectGarbage`). Destroying what is gone is a no-op.
+   */
+  async destroy (id: ContainerId, keepDirMs: number, nowMs: number): Promise<void> {
+    const paths = this.paths(id)
+    if (this.init.isolation.level === 'full') {
+      const cgroup = this.cgroup(id)
+      await cgroup.killAll()
+      await cgroup.remove()
+    } else {
+      await killAllByScan(id)
+    }
+    await unmountAll(paths.root)
+    if (keepDirMs <= 0) {
+      await rm(paths.root, { recursive: true, force: true })
+    } else {
+      await mkdir(paths.state, { recursive: true })
+      await writeFile(join(paths.state, destroyedMarker), String(nowMs + keepDirMs))
+    }
+    this.init.logger.info('container destroyed', { container: id, keepDirMs })
+  }
+
+  /** Deletes the kept directories of destroyed containers whose time is up. */
+  async collectGarbage (nowMs: number): Promise<ContainerId[]> {
+    const entries = await readdir(this.init.containersDir, { withFileTypes: true }).catch(() => [])
+    const removed: ContainerId[] = []
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue
+      const id = entry.name as ContainerId
+      const paths = this.paths(id)
+      const until = Number(await readFile(join(paths.state, destroyedMarker), 'utf8').catch(() => 'NaN'))
+      if (!(until <= nowMs)) continue
+      if ((await mountsUnder(paths.root)).length > 0) await unmountAll(paths.root)
+      await rm(paths.root, { recursive: true, force: true })
+      removed.push(id)
+    }
+    return removed
+  }
+
+  private cgroup (id: ContainerId, leaf?: CgroupLeaf): CgroupSet {
+    return CgroupSet.at(this.init.isolation.placements, containerCgroupPath(this.init.cgroupParent, id, leaf))
+  }
+
+  private async makeVolumes (spec: ContainerSpec, paths: ContainerPaths): Promise<void> {
+    const full = this.init.isolation.level === 'full'
+    const mounted = new Set(await mountsUnder(paths.volumes))
+    for (const volume of spec.volumes) {
+      const dir = join(paths.volumes, volume.name)
+      if (mounted.has(dir)) continue
+      if (volume.kind === 'host' && !full) {
+        // Without root there is no bind mount: a link, and the read-only flag is not enforced.
+        await symlink(volume.hostPath, dir).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'EEXIST') throw error })
+        continue
+      }
+      await mkdir(dir, { recursive: true })
+      if (!full) continue
+      if (volume.kind === 'tmpfs') await mountTmpfs(dir, volume.sizeBytes)
+      else if (volume.kind === 'host') await mountBind(volume.hostPath, dir, volume.readOnly)
+    }
+  }
+}
+
+/** Without cgroups: kill every process that carries the container's id, until none is left. */
+async function killAllByScan (id: ContainerId): Promise<void> {
+  for (let round = 0; round < 50; round++) {
+    const pids = await containerPids(containerIdVariable, id)
+    if (pids.length === 0) return
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // Gone already.
+      }
+    }
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  throw new ContainerError(`container ${id} still has processes after 50 rounds of SIGKILL`)
+}

@@ -1,0 +1,73 @@
+import type { ContainerId, TaskId } from '../../lib/ids.js'
+import type { CgroupLimits } from '../cgroup/cgroup-limits.js'
+import type { NamespaceKind } from '../host/namespaces.js'
+
+/** A directory a container's tasks see: on the node's disk, in memory, or a host path. */
+export type VolumeSpec =
+  | { readonly name: string, readonly kind: 'disk' }
+  | { readonly name: string, readonly kind: 'tmpfs', readonly sizeBytes: number }
+  | { readonly name: string, readonly kind: 'host', readonly hostPath: string, readonly readOnly: boolean }
+
+/** What a container is made of; the agent derives it from a placement. */
+export interface ContainerSpec {
+  readonly id: ContainerId
+  /** One cgroup per task, each with its own limits. */
+  readonly tasks: ReadonlyArray<{ readonly name: TaskId, readonly limits: CgroupLimits }>
+  /** Limits of the container's root process (the AppWorker), in a cgroup of its own. */
+  readonly rootLimits: CgroupLimits
+  readonly namespaces: readonly NamespaceKind[]
+  readonly volumes: readonly VolumeSpec[]
+  /** Ports reserved for the tasks (`GALAXY_PORT_<NAME>`); each must be free when the container is made. */
+  readonly ports: ReadonlyArray<{ readonly name: string, readonly port: number }>
+}
+
+/** Where a container's parts are. */
+export interface ContainerPaths {
+  readonly root: string
+  readonly workspace: string
+  readonly volumes: string
+  readonly logs: string
+  readonly state: string
+}
+
+/** The directory tree of container `id` under the agent's containers dir. */
+export function containerPaths (containersDir: string, id: ContainerId): ContainerPaths {
+  const root = `${containersDir}/${id}`
+  return { root, workspace: `${root}/workspace`, volumes: `${root}/volumes`, logs: `${root}/logs`, state: `${root}/state` }
+}
+
+/** The leaf cgroups of a container: its root process, or one of its tasks. */
+export type CgroupLeaf = { readonly kind: 'root' } | { readonly kind: 'task', readonly task: TaskId }
+
+/**
+ * Cgroup paths, relative to each hierarchy: `<parent>/<id>` holds a `root` leaf and `task-<name>`
+ * leaves. The parent (`galaxy` by default) is the runtime's; nodes sharing a host use their own.
+ */
+export function containerCgroupPath (parent: string, id: ContainerId, leaf?: CgroupLeaf): string {
+  if (leaf === undefined) return `${parent}/${id}`
+  return leaf.kind === 'root' ? `${parent}/${id}/root` : `${parent}/${id}/task-${leaf.task}`
+}
+
+/** Checks a spec before anything is made; the reason names the part that is wrong. */
+export function checkContainerSpec (spec: ContainerSpec): string | undefined {
+  const names = new Set<string>()
+  for (const task of spec.tasks) {
+    if (names.has(task.name)) return `task ${task.name} appears twice`
+    names.add(task.name)
+  }
+  const volumes = new Set<string>()
+  for (const volume of spec.volumes) {
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(volume.name)) return `volume name "${volume.name}" must use lower-case letters, digits and inner dashes`
+    if (volumes.has(volume.name)) return `volume ${volume.name} appears twice`
+    volumes.add(volume.name)
+    if (volume.kind === 'tmpfs' && !(Number.isSafeInteger(volume.sizeBytes) && volume.sizeBytes > 0)) return `tmpfs volume ${volume.name} needs a size above 0`
+    if (volume.kind === 'host' && !volume.hostPath.startsWith('/')) return `host volume ${volume.name} needs an absolute path, not "${volume.hostPath}"`
+  }
+  const ports = new Set<number>()
+  for (const port of spec.ports) {
+    if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65_535) return `port ${port.name} must be between 1 and 65535`
+    if (ports.has(port.port)) return `port ${port.port} is reserved twice`
+    ports.add(port.port)
+  }
+  return undefined
+}
