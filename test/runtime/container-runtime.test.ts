@@ -67,6 +67,7 @@ needsCgroups('a task that allocates past its memory limit is OOM-killed, and the
   const exit = await child.exited
   const usage = await runtime.usage(spec.id, { kind: 'task', task: task('hog') })
   t.true((usage?.oomKills ?? 0) >= 1, `oom kills ${usage?.oomKills}`)
+  t.is((await runtime.usage(spec.id))?.oomKills, usage?.oomKills, 'the container counts its tasks\' OOM kills')
   t.true((usage?.memoryPeakBytes ?? 0) <= 33 * 1024 * 1024, `peak ${usage?.memoryPeakBytes}`)
   t.log(`exit ${JSON.stringify(exit)}, peak ${((usage?.memoryPeakBytes ?? 0) / 1048576).toFixed(1)} MiB, oom kills ${usage?.oomKills}`)
 })
@@ -135,7 +136,7 @@ needsCgroups('destroy leaves no process, cgroup or mount behind, even a process 
     tasks: [{ name: task('a'), limits: { memoryBytes: 64 * 1024 * 1024 } }, { name: task('b'), limits: { cpuMillicores: 500 } }],
     volumes: [{ name: 'scratch', kind: 'tmpfs', sizeBytes: 4 * 1024 * 1024 }, { name: 'config', kind: 'host', hostPath: host, readOnly: true }, { name: 'data', kind: 'disk' }]
   })
-  await runtime.create(spec)
+  await make(t, runtime, spec)
   const paths = runtime.paths(spec.id)
   t.is(readFileSync(join(paths.volumes, 'config', 'config'), 'utf8'), 'v1')
   const write = await run(runtime, spec, 'a', `echo x > ${paths.volumes}/config/new`)
@@ -166,6 +167,13 @@ needsCgroups('a destroyed container can keep its directory until garbage collect
   t.deepEqual(await runtime.collectGarbage(60_999), [])
   t.deepEqual(await runtime.collectGarbage(61_000), [spec.id])
   t.false(existsSync(runtime.paths(spec.id).root))
+  // Made again under the same id while its old directory is kept: it starts afresh and is listed.
+  await runtime.create(spec)
+  await runtime.destroy(spec.id, 60_000, 1_000)
+  await runtime.create(spec)
+  t.deepEqual(await runtime.list(), [spec.id])
+  t.false(existsSync(join(runtime.paths(spec.id).logs, 'main.log')))
+  t.deepEqual(await runtime.collectGarbage(Number.MAX_SAFE_INTEGER), [])
 })
 
 test.serial('bad specs and taken ports are refused with a reason, and make nothing', async t => {
@@ -180,6 +188,9 @@ test.serial('bad specs and taken ports are refused with a reason, and make nothi
   t.false(existsSync(runtime.paths(taken.id).root))
   const twice = specOf({ tasks: [{ name: task('a'), limits: {} }, { name: task('a'), limits: {} }] })
   await t.throwsAsync(runtime.create(twice), { message: `container ${twice.id}: task a appears twice` })
+  t.throws(() => runtime.paths('..' as ContainerId), { instanceOf: ContainerError })
+  await t.throwsAsync(runtime.create(specOf({ id: '../x' as ContainerId })), { instanceOf: ContainerError })
+  await t.throwsAsync(runtime.destroy('..' as ContainerId, 0, 0), { instanceOf: ContainerError })
   const relative = specOf({ volumes: [{ name: 'etc', kind: 'host', hostPath: 'etc', readOnly: true }] })
   await t.throwsAsync(runtime.create(relative), { message: `container ${relative.id}: host volume etc needs an absolute path, not "etc"` })
   t.deepEqual(await runtime.list(), [])

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { GalaxyError } from '../../lib/errors.js'
 import type { ControllerPlacement } from '../host/cgroup-layout.js'
 import { cgroupDirs, limitWrites, v2SubtreeControllers, type CgroupDir, type CgroupLimits } from './cgroup-limits.js'
-import { usageFiles, usageFrom, type CgroupUsage } from './cgroup-usage.js'
+import { keyedCounters, usageFiles, usageFrom, type CgroupUsage } from './cgroup-usage.js'
 
 /** A cgroup operation that failed: a control file that would not take its value, a cgroup that would not empty. */
 export class CgroupError extends GalaxyError {
@@ -82,6 +82,14 @@ export class CgroupSet {
       for (const file of usageFiles[cgroup.version]) {
         const text = await readFile(join(cgroup.dir, file), 'utf8').catch(() => undefined)
         if (text !== undefined) files.set(file, text)
+      }
+      // v1 counts OOM kills per cgroup, not per subtree (v2's memory.events does): add the descendants'.
+      if (cgroup.version === 'v1' && cgroup.controllers.includes('memory')) {
+        let kills = 0
+        for (const dir of await subtree(cgroup.dir)) {
+          kills += keyedCounters(await readFile(join(dir, 'memory.oom_control'), 'utf8').catch(() => '')).get('oom_kill') ?? 0
+        }
+        files.set('memory.oom_control', `oom_kill ${kills}\n`)
       }
     }
     return usageFrom(files)

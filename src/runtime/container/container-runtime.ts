@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GalaxyError } from '../../lib/errors.js'
-import type { ContainerId } from '../../lib/ids.js'
+import { parseContainerId, type ContainerId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
 import type { CgroupLimits } from '../cgroup/cgroup-limits.js'
 import { CgroupSet } from '../cgroup/cgroup-set.js'
@@ -59,6 +59,9 @@ export class ContainerRuntime {
   }
 
   paths (id: ContainerId): ContainerPaths {
+    // Every path below is removed recursively on destroy: an id must never climb out of the dir.
+    const checked = parseContainerId(id)
+    if (!checked.ok) throw new ContainerError(checked.error)
     return containerPaths(this.init.containersDir, id)
   }
 
@@ -72,6 +75,8 @@ export class ContainerRuntime {
       if (missing.length > 0) throw new ContainerError(`container ${spec.id}: this host cannot make ${missing.join(', ')} namespaces`)
     }
     const paths = this.paths(spec.id)
+    // A destroyed container's kept directory is only logs now: a new one under its id starts afresh.
+    if (await readFile(join(paths.state, destroyedMarker)).then(() => true, () => false)) await this.removeDir(paths.root)
     const existing = await readFile(join(paths.state, 'spec.json'), 'utf8').catch(() => undefined)
     if (existing !== undefined && existing !== JSON.stringify(spec)) throw new ContainerError(`container ${spec.id} exists with another spec`)
     if (existing === undefined) {
@@ -80,14 +85,20 @@ export class ContainerRuntime {
         if (probe.state !== 'free') throw new ContainerError(`container ${spec.id}: port ${port.name} (${port.port}) is not free: ${probe.error}`)
       }
     }
-    for (const dir of [paths.workspace, paths.volumes, paths.logs, paths.state]) await mkdir(dir, { recursive: true })
-    await this.makeVolumes(spec, paths)
-    if (full) {
-      await this.cgroup(spec.id).create({})
-      await this.cgroup(spec.id, { kind: 'root' }).create(spec.rootLimits)
-      for (const task of spec.tasks) await this.cgroup(spec.id, { kind: 'task', task: task.name }).create(task.limits)
+    try {
+      for (const dir of [paths.workspace, paths.volumes, paths.logs, paths.state]) await mkdir(dir, { recursive: true })
+      await this.makeVolumes(spec, paths)
+      if (full) {
+        await this.cgroup(spec.id).create({})
+        await this.cgroup(spec.id, { kind: 'root' }).create(spec.rootLimits)
+        for (const task of spec.tasks) await this.cgroup(spec.id, { kind: 'task', task: task.name }).create(task.limits)
+      }
+      await writeFile(join(paths.state, 'spec.json'), JSON.stringify(spec))
+    } catch (error) {
+      // Half made and not yet recorded: nothing would ever own what was made, so undo it now.
+      if (existing === undefined) await this.destroy(spec.id, 0, 0).catch(() => undefined)
+      throw error
     }
-    await writeFile(join(paths.state, 'spec.json'), JSON.stringify(spec))
     return paths
   }
 
@@ -163,10 +174,10 @@ export class ContainerRuntime {
     } else {
       await killAllByScan(id)
     }
-    await unmountAll(paths.root)
     if (keepDirMs <= 0) {
-      await rm(paths.root, { recursive: true, force: true })
+      await this.removeDir(paths.root)
     } else {
+      await unmountAll(await realpath(paths.root).catch(() => paths.root))
       await mkdir(paths.state, { recursive: true })
       await writeFile(join(paths.state, destroyedMarker), String(nowMs + keepDirMs))
     }
@@ -183,11 +194,24 @@ export class ContainerRuntime {
       const paths = this.paths(id)
       const until = Number(await readFile(join(paths.state, destroyedMarker), 'utf8').catch(() => 'NaN'))
       if (!(until <= nowMs)) continue
-      if ((await mountsUnder(paths.root)).length > 0) await unmountAll(paths.root)
-      await rm(paths.root, { recursive: true, force: true })
+      await this.removeDir(paths.root)
       removed.push(id)
     }
     return removed
+  }
+
+  /**
+   * Unmounts what is mounted in a container's directory, then deletes it — never while anything
+   * is still mounted there (a recursive delete would go into a host path). The mount table holds
+   * resolved paths, so the directory is resolved first.
+   */
+  private async removeDir (root: string): Promise<void> {
+    const real = await realpath(root).catch(() => undefined)
+    if (real === undefined) return
+    await unmountAll(real)
+    const left = await mountsUnder(real)
+    if (left.length > 0) throw new ContainerError(`cannot delete ${real}: ${left.join(', ')} still mounted`)
+    await rm(real, { recursive: true, force: true })
   }
 
   private cgroup (id: ContainerId, leaf?: CgroupLeaf): CgroupSet {
@@ -196,16 +220,18 @@ export class ContainerRuntime {
 
   private async makeVolumes (spec: ContainerSpec, paths: ContainerPaths): Promise<void> {
     const full = this.init.isolation.level === 'full'
-    const mounted = new Set(await mountsUnder(paths.volumes))
+    const mounted = new Set(await mountsUnder(await realpath(paths.volumes)))
     for (const volume of spec.volumes) {
       const dir = join(paths.volumes, volume.name)
-      if (mounted.has(dir)) continue
+      if (mounted.has(join(await realpath(paths.volumes), volume.name))) continue
       if (volume.kind === 'host' && !full) {
         // Without root there is no bind mount: a link, and the read-only flag is not enforced.
         await symlink(volume.hostPath, dir).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'EEXIST') throw error })
         continue
       }
       await mkdir(dir, { recursive: true })
+      // A symlink here (left by a degraded run) would send the mount onto its target.
+      if (!(await lstat(dir)).isDirectory()) throw new ContainerError(`volume ${volume.name} of container ${spec.id} is not a directory: ${dir}`)
       if (!full) continue
       if (volume.kind === 'tmpfs') await mountTmpfs(dir, volume.sizeBytes)
       else if (volume.kind === 'host') await mountBind(volume.hostPath, dir, volume.readOnly)

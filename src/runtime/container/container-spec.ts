@@ -1,4 +1,4 @@
-import type { ContainerId, TaskId } from '../../lib/ids.js'
+import { parseContainerId, parseTaskId, type ContainerId, type TaskId } from '../../lib/ids.js'
 import type { CgroupLimits } from '../cgroup/cgroup-limits.js'
 import type { NamespaceKind } from '../host/namespaces.js'
 
@@ -50,8 +50,12 @@ export function containerCgroupPath (parent: string, id: ContainerId, leaf?: Cgr
 
 /** Checks a spec before anything is made; the reason names the part that is wrong. */
 export function checkContainerSpec (spec: ContainerSpec): string | undefined {
+  const id = parseContainerId(spec.id)
+  if (!id.ok) return id.error
   const names = new Set<string>()
   for (const task of spec.tasks) {
+    const name = parseTaskId(task.name)
+    if (!name.ok) return name.error
     if (names.has(task.name)) return `task ${task.name} appears twice`
     names.add(task.name)
   }

@@ -18,12 +18,28 @@ const mountTimeoutMs = 10_000
 /** Mounts a tmpfs of `sizeBytes` at `dir`. */
 export async function mountTmpfs (dir: string, sizeBytes: number): Promise<void> {
   await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=0755`, 'tmpfs', dir])
+  await makePrivate(dir)
 }
 
 /** Bind-mounts `hostPath` at `dir`, read-only when asked (a bind mount becomes read-only by a remount). */
 export async function mountBind (hostPath: string, dir: string, readOnly: boolean): Promise<void> {
   await run('mount', ['--bind', hostPath, dir])
-  if (readOnly) await run('mount', ['-o', 'remount,bind,ro', dir])
+  try {
+    await makePrivate(dir)
+    if (readOnly) await run('mount', ['-o', 'remount,bind,ro', dir])
+  } catch (error) {
+    await run('umount', [dir]).catch(() => undefined)
+    throw error
+  }
+}
+
+/**
+ * On a host whose mounts are shared (systemd makes them so), a bind mount joins the host's peer
+ * group: mounts would propagate between the volume and the host path both ways, and unmounting
+ * the volume's copy would unmount the host's. A private mount shares nothing.
+ */
+async function makePrivate (dir: string): Promise<void> {
+  await run('mount', ['--make-rprivate', dir])
 }
 
 /** The mount points at or under `dir`, deepest first, from this process's mount table. */

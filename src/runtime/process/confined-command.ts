@@ -19,6 +19,7 @@ export const joinCgroupsVariable = 'GALAXY_JOIN_CGROUPS'
 // A POSIX shell joins the cgroups with its own pid, then execs: the command starts inside them,
 // never outside (its first instruction is already accounted and limited).
 const wrapperScript = [
+  'set -f',
   'IFS=\'',
   '\'',
   `for f in $${joinCgroupsVariable}; do`,
@@ -29,6 +30,7 @@ const wrapperScript = [
   `  ulimit -v "$GALAXY_ULIMIT_V" || { echo "galaxy: cannot limit memory" >&2; exit ${confinementFailedExitCode}; }`,
   'fi',
   'unset GALAXY_ULIMIT_V',
+  'set +f',
   'exec "$@"'
 ].join('\n')
 
@@ -39,8 +41,11 @@ const wrapperScript = [
  */
 export function confinedCommand (argv: readonly string[], confinement: Confinement): { file: string, args: string[], env: Record<string, string> } {
   if (argv.length === 0) throw new Error('a confined command needs a program')
-  const env: Record<string, string> = { [joinCgroupsVariable]: confinement.procsFiles.join('\n') }
-  if (confinement.addressSpaceBytes !== undefined) env.GALAXY_ULIMIT_V = String(Math.max(1, Math.floor(confinement.addressSpaceBytes / 1024)))
+  // Both always set, so that nothing the caller's environment holds can stand in for them.
+  const env: Record<string, string> = {
+    [joinCgroupsVariable]: confinement.procsFiles.join('\n'),
+    GALAXY_ULIMIT_V: confinement.addressSpaceBytes === undefined ? '' : String(Math.max(1, Math.floor(confinement.addressSpaceBytes / 1024)))
+  }
   return { file: '/bin/sh', args: ['-c', wrapperScript, 'galaxy-confine', ...unshareArgs(confinement.namespaces), ...argv], env }
 }
 
