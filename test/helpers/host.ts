@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
-import test, { type ExecutionContext, type TestFn } from 'ava'
+import test, { type ExecutionContext, type SerialFn } from 'ava'
 
 /**
  * Whether this process may mount filesystems: tried, not inferred from uid 0, because root in an
@@ -10,13 +10,13 @@ import test, { type ExecutionContext, type TestFn } from 'ava'
 export const canMount = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount -t tmpfs none /mnt'], { stdio: 'ignore' }).status === 0
 
 /**
- * `test` when `condition` holds, else `test.skip`, with the reason printed so that the run shows
- * what it did not cover.
+ * `test` (or `test.serial`) when `condition` holds, else `test.skip`, with the reason printed so
+ * that the run shows what it did not cover.
  */
-export function testIf (condition: boolean, reason: string): TestFn {
-  if (condition) return test
+export function testIf (condition: boolean, reason: string, options: { readonly serial?: boolean } = {}): SerialFn {
+  if (condition) return options.serial === true ? test.serial : test
   console.log(`  skipping tests that need ${reason}: not available here`)
-  return test.skip as unknown as TestFn
+  return test.skip as unknown as SerialFn
 }
 
 /** Runs `mount ARGS... target` (creating `target`) and unmounts it when the test ends. */

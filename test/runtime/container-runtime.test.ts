@@ -14,12 +14,13 @@ import { containerCgroupPath, type ContainerSpec } from '../../src/runtime/conta
 import { ContainerError, ContainerRuntime } from '../../src/runtime/container/container-runtime.js'
 import { detectIsolation, type Isolation } from '../../src/runtime/container/isolation.js'
 import { mountsUnder } from '../../src/runtime/container/mounts.js'
+import { testIf } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const isolation = await detectIsolation()
 const full = isolation.level === 'full'
-const needsCgroups = full ? test.serial : test.skip
-if (!full) console.log(`container runtime tests that need cgroups are skipped: ${isolation.reasons.join('; ')}`)
+// Serial: the cpu-quota test measures a share of a core, which the other tests would disturb.
+const needsCgroups = testIf(full, `root and cgroups (${isolation.reasons.join('; ')})`, { serial: true })
 
 // A cgroup parent of this test file's own, removed at the end, so that nothing is left in the hierarchies.
 const cgroupParent = `galaxy-test-${process.pid}`

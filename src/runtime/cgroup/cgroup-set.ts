@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GalaxyError } from '../../lib/errors.js'
 import type { ControllerPlacement } from '../host/cgroup-layout.js'
+import { killQuietly } from '../process/kill-quietly.js'
 import { cgroupDirs, limitWrites, v2SubtreeControllers, type CgroupDir, type CgroupLimits } from './cgroup-limits.js'
 import { keyedCounters, usageFiles, usageFrom, type CgroupUsage } from './cgroup-usage.js'
 
@@ -191,12 +192,4 @@ async function subtree (dir: string): Promise<string[]> {
 async function readPids (dir: string): Promise<number[]> {
   const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')
   return text.split('\n').filter(Boolean).map(Number)
-}
-
-function killQuietly (pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL')
-  } catch {
-    // Gone already.
-  }
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { lstat, mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { GalaxyError } from '../../lib/errors.js'
 import { parseContainerId, type ContainerId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
@@ -9,6 +10,7 @@ import { CgroupSet } from '../cgroup/cgroup-set.js'
 import type { CgroupUsage } from '../cgroup/cgroup-usage.js'
 import { probePort } from '../host/ports.js'
 import { confinedCommand } from '../process/confined-command.js'
+import { killQuietly } from '../process/kill-quietly.js'
 import { checkContainerSpec, containerCgroupPath, containerPaths, type CgroupLeaf, type ContainerPaths, type ContainerSpec } from './container-spec.js'
 import type { Isolation } from './isolation.js'
 import { mountBind, mountsUnder, mountTmpfs, unmountAll } from './mounts.js'
@@ -133,8 +135,9 @@ export class ContainerRuntime {
     const spec = await this.spec(id)
     if (spec === undefined) throw new ContainerError(`no container ${id}`)
     const full = this.init.isolation.level === 'full'
-    const limits: CgroupLimits = leaf.kind === 'root' ? spec.rootLimits : spec.tasks.find(task => task.name === leaf.task)?.limits ?? {}
-    if (leaf.kind === 'task' && !spec.tasks.some(task => task.name === leaf.task)) throw new ContainerError(`container ${id} has no task ${leaf.task}`)
+    const task = leaf.kind === 'task' ? spec.tasks.find(candidate => candidate.name === leaf.task) : undefined
+    if (leaf.kind === 'task' && task === undefined) throw new ContainerError(`container ${id} has no task ${leaf.task}`)
+    const limits: CgroupLimits = task?.limits ?? spec.rootLimits
     const command = confinedCommand(argv, {
       procsFiles: full ? this.cgroup(id, leaf).procsFiles : [],
       namespaces: full && leaf.kind === 'task' ? spec.namespaces : [],
@@ -220,10 +223,11 @@ export class ContainerRuntime {
 
   private async makeVolumes (spec: ContainerSpec, paths: ContainerPaths): Promise<void> {
     const full = this.init.isolation.level === 'full'
-    const mounted = new Set(await mountsUnder(await realpath(paths.volumes)))
+    const volumesDir = await realpath(paths.volumes)
+    const mounted = new Set(await mountsUnder(volumesDir))
     for (const volume of spec.volumes) {
       const dir = join(paths.volumes, volume.name)
-      if (mounted.has(join(await realpath(paths.volumes), volume.name))) continue
+      if (mounted.has(join(volumesDir, volume.name))) continue
       if (volume.kind === 'host' && !full) {
         // Without root there is no bind mount: a link, and the read-only flag is not enforced.
         await symlink(volume.hostPath, dir).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'EEXIST') throw error })
@@ -244,14 +248,8 @@ async function killAllByScan (id: ContainerId): Promise<void> {
   for (let round = 0; round < 50; round++) {
     const pids = await containerPids(containerIdVariable, id)
     if (pids.length === 0) return
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // Gone already.
-      }
-    }
-    await new Promise(resolve => setTimeout(resolve, 20))
+    for (const pid of pids) killQuietly(pid)
+    await sleep(20)
   }
   throw new ContainerError(`container ${id} still has processes after 50 rounds of SIGKILL`)
 }

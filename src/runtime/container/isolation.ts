@@ -16,9 +16,6 @@ export interface Isolation {
   readonly reasons: readonly string[]
 }
 
-/** The controllers without which a container is not a real resource envelope. */
-const requiredControllers: readonly GalaxyController[] = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer']
-
 /** Probes the host (root, cgroup mounts, namespaces) once, when the runtime starts. */
 export async function detectIsolation (): Promise<Isolation> {
   const reasons: string[] = []
@@ -26,7 +23,8 @@ export async function detectIsolation (): Promise<Isolation> {
   if (!isRoot) reasons.push('not running as root')
   const cgroups = await probeCgroups()
   for (const controller of cgroups.controllers) {
-    if (requiredControllers.includes(controller.name as GalaxyController) && !controller.writable) {
+    // Every controller galaxy uses is needed: without one, a container is not a real envelope.
+    if (!controller.writable) {
       reasons.push(`cgroup controller ${controller.name}: ${controller.error}`)
     }
   }
