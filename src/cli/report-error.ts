@@ -40,7 +40,7 @@ export function toErrorReport (error: unknown): ErrorReport {
  * 127.0.0.1:1646: connection refused (is "galaxy up" running?)`): their causes, fetch's
  * `fetch failed: connect ECONNREFUSED …`, would only repeat it in jargon, so they are left out.
  */
-const selfExplainingCodes: ReadonlySet<string> = new Set(['ERR_UNREACHABLE'])
+const selfExplainingCodes: ReadonlySet<string> = new Set(['ERR_UNREACHABLE', 'ERR_CONNECTION_LOST'])
 
 /**
  * Writes a failure the galaxy way: `galaxy: <message>` on one line, or with `json` a single JSON

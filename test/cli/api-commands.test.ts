@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import test, { type ExecutionContext } from 'ava'
 import { runCli } from '../../src/cli/cli.js'
-import { ApiClient, BadResponseError, RequestTimeoutError } from '../../src/node/api/client.js'
+import { ApiClient, BadResponseError, ConnectionLostError, RequestTimeoutError } from '../../src/node/api/client.js'
 import type { KeyValueBody, MemberBody, NodeBody, StatusBody, WatchLine } from '../../src/node/api/wire.js'
 import { freePort } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -503,6 +503,21 @@ test('a node that is not running is one line naming it, exit 1', async t => {
   t.is(run.stderr, `galaxy: cannot reach galaxy node at ${addr}: connection refused (is "galaxy up" running?)\n`)
   const json = await runGalaxy(['status', '--json'], { GALAXY_ADDR: addr })
   t.deepEqual(JSON.parse(json.stderr), { error: { code: 'ERR_UNREACHABLE', message: `cannot reach galaxy node at ${addr}: connection refused (is "galaxy up" running?)` } })
+})
+
+test('a connection that breaks after the request is ERR_CONNECTION_LOST, which says the write may have happened', async t => {
+  const node = await startNode(t, {
+    // The node read the whole request (it may have applied it), then died before answering.
+    'PUT /v1/kv/a': (_request, response) => { response.socket?.destroy() }
+  })
+  const [host = '', port = ''] = node.addr.split(':')
+  const client = new ApiClient({ endpoint: { host, port: Number(port) }, token, timeoutMs: 10_000 })
+  const lost = await t.throwsAsync(client.put('a', new TextEncoder().encode('1')), { instanceOf: ConnectionLostError })
+  t.regex(lost?.message ?? '', /^lost the connection to galaxy node at 127\.0\.0\.1:\d+ before its answer \(connection closed\); what was asked may or may not have been done$/)
+  const run = await galaxy(node, ['kv', 'put', 'a', '1', '--json'])
+  t.is(run.exitCode, 1)
+  t.is(JSON.parse(run.stderr).error.code, 'ERR_CONNECTION_LOST')
+  t.is(node.requests.length, 2, 'both requests reached the node')
 })
 
 test('a mistyped command suggests only the commands close to it', async t => {

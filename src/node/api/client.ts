@@ -15,12 +15,24 @@ export class ApiError extends GalaxyError {
   }
 }
 
-/** No connection to the node could be made, or it broke before the answer was complete. */
+/** No connection to the node could be made: the request never left this process. */
 export class NodeUnreachableError extends GalaxyError {
   static readonly code = 'ERR_UNREACHABLE'
 
   constructor (message: string, options?: { cause?: unknown }) {
     super(NodeUnreachableError.code, message, options)
+  }
+}
+
+/**
+ * The connection broke after the request may have been sent and before the answer was complete:
+ * the node may have done what was asked (a write may have applied), as after a timeout.
+ */
+export class ConnectionLostError extends GalaxyError {
+  static readonly code = 'ERR_CONNECTION_LOST'
+
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(ConnectionLostError.code, message, options)
   }
 }
 
@@ -118,8 +130,8 @@ interface RequestOptions {
  * The HTTP/JSON client of a node's API (`wire.ts`), one method per route, over the global
  * `fetch`. Every request but `watch` is bounded by a timeout. Failures throw: `ApiError` with the
  * API's code and message for an error answer, `NodeUnreachableError` when no connection could be
- * made, `RequestTimeoutError` after the time limit, `BadResponseError` for an answer that is not
- * the API's. Bodies come back as the wire shapes; values stay base64 (`decodeValue`).
+ * made, `ConnectionLostError` when one broke before the answer, `RequestTimeoutError` after the
+ * time limit, `BadResponseError` for an answer that is not the API's. Bodies come back as the wire shapes; values stay base64 (`decodeValue`).
  */
 export class ApiClient {
   private readonly endpoint: HostPort
@@ -365,21 +377,23 @@ export class ApiClient {
     if (name === 'AbortError') return error as Error
     const cause = (error as { cause?: { code?: unknown, message?: unknown } } | undefined)?.cause
     const code = typeof cause?.code === 'string' ? cause.code : ''
-    const reasons: Record<string, string> = {
+    // Failures to connect: nothing was sent.
+    const unreachable: Record<string, string> = {
       ECONNREFUSED: 'connection refused (is "galaxy up" running?)',
       ENOTFOUND: 'host not found',
       EAI_AGAIN: 'host name lookup failed',
       EHOSTUNREACH: 'no route to host',
       ENETUNREACH: 'network unreachable',
-      ETIMEDOUT: 'connection timed out',
-      ECONNRESET: 'connection reset',
-      UND_ERR_SOCKET: 'connection closed'
+      UND_ERR_CONNECT_TIMEOUT: 'connection timed out'
     }
-    let reason = reasons[code]
+    let reason = unreachable[code]
     // fetch refuses a list of ports (the Fetch standard's "bad ports") before dialling.
     if (reason === undefined && cause?.message === 'bad port') reason = `port ${this.endpoint.port} is one that fetch refuses to use; serve the API on another port`
-    reason ??= typeof cause?.message === 'string' ? cause.message : (error instanceof Error ? error.message : String(error))
-    return new NodeUnreachableError(`cannot reach galaxy node at ${this.where()}: ${reason}`, { cause: error })
+    if (reason !== undefined) return new NodeUnreachableError(`cannot reach galaxy node at ${this.where()}: ${reason}`, { cause: error })
+    // Anything else broke a connection that was made: the request may have arrived.
+    const lost: Record<string, string> = { ECONNRESET: 'connection reset', UND_ERR_SOCKET: 'connection closed', EPIPE: 'connection closed', ETIMEDOUT: 'connection timed out' }
+    reason = lost[code] ?? (typeof cause?.message === 'string' ? cause.message : (error instanceof Error ? error.message : String(error)))
+    return new ConnectionLostError(`lost the connection to galaxy node at ${this.where()} before its answer (${reason}); what was asked may or may not have been done`, { cause: error })
   }
 
   private where (): string {
