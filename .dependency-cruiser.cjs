@@ -1,7 +1,8 @@
 // Which folder of src/ may import which (../shared/STYLE.md, "Layout and who may import whom").
 // test/architecture/boundaries.test.ts runs these rules on src/ and proves on a fixture that a
 // forbidden import fails them; `npx depcruise src` runs them by hand.
-const pureCores = '^src/node/gossip/liveness\\.ts$|^src/(lib|raft|store)/|^src/roles/[^/]+/scheduler/|^src/roles/[^/]+/(reconcile|allocation)'
+// Every file of a role is pure but its controller (`*-controller.ts`), which runs the actions.
+const pureCores = '^src/node/gossip/liveness\\.ts$|^src/(lib|raft|store)/|^src/roles/(?!.*-controller\\.ts$)'
 // Built-in modules that reach the host: only runtime/ (and node/, the composition root) use them.
 const hostBuiltins = '^(node:)?(child_process|cluster|dgram|fs|fs/promises|net|worker_threads|http|https|http2)$'
 
