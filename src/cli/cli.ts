@@ -1,5 +1,6 @@
 import { Cli, type BaseContext } from 'clipanion'
 import { buildInfo } from './build-info.js'
+import { AppWorkerCommand } from './commands/appworker.js'
 import { DoctorCommand } from './commands/doctor.js'
 import { HelpCommand } from './commands/help.js'
 import { KvDelCommand } from './commands/kv-del.js'
@@ -28,7 +29,8 @@ export const commands = [
   KvGetCommand, KvPutCommand, KvDelCommand, KvListCommand, KvWatchCommand,
   LockAcquireCommand, LockReleaseCommand,
   OperatorRaftListPeersCommand, OperatorRaftRemovePeerCommand, OperatorRaftTransferLeaderCommand,
-  OperatorSnapshotSaveCommand, OperatorSnapshotRestoreCommand
+  OperatorSnapshotSaveCommand, OperatorSnapshotRestoreCommand,
+  AppWorkerCommand
 ] as const
 
 /** The galaxy command line with all its commands registered; `colors` styles the help text. */

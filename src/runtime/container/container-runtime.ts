@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { lstat, mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GalaxyError } from '../../lib/errors.js'
-import { parseContainerId, type ContainerId } from '../../lib/ids.js'
+import { parseContainerId, type ContainerId, type TaskId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
 import type { CgroupLimits } from '../cgroup/cgroup-limits.js'
 import { CgroupSet } from '../cgroup/cgroup-set.js'
@@ -27,6 +27,15 @@ export class ContainerError extends GalaxyError {
 
 /** The variable every process of a container carries; how a degraded host finds them to kill. */
 export const containerIdVariable = 'GALAXY_CONTAINER_ID'
+
+/** The variable every process of a task carries (with the container's): a degraded host finds a task's processes by both. */
+export const taskIdVariable = 'GALAXY_TASK_ID'
+
+/** How a container was made, saved beside its spec so that its AppWorker can open it (`ContainerRuntime.open`). */
+interface RuntimeRecord {
+  readonly cgroupParent: string
+  readonly isolation: Isolation
+}
 
 /** The marker written when a container is destroyed but its directory is kept for a while. */
 const destroyedMarker = 'destroyed-at-ms'
@@ -55,6 +64,19 @@ export class ContainerRuntime {
     readonly isolation: Isolation
     readonly logger: Logger
   }) {}
+
+  /**
+   * The runtime a container was made by, opened from the container's directory (by its
+   * AppWorker, which has no other way to know the cgroup parent and the host's isolation).
+   */
+  static async open (root: string, logger: Logger): Promise<{ runtime: ContainerRuntime, id: ContainerId }> {
+    const id = parseContainerId(basename(root))
+    if (!id.ok) throw new ContainerError(`${root} is not a container directory: ${id.error}`)
+    const text = await readFile(join(root, 'state', 'runtime.json'), 'utf8').catch(() => undefined)
+    if (text === undefined) throw new ContainerError(`${root} is not a container directory: it has no state/runtime.json`)
+    const record = JSON.parse(text) as RuntimeRecord
+    return { runtime: new ContainerRuntime({ containersDir: dirname(root), cgroupParent: record.cgroupParent, isolation: record.isolation, logger }), id: id.value }
+  }
 
   get isolation (): Isolation {
     return this.init.isolation
@@ -95,6 +117,8 @@ export class ContainerRuntime {
         await this.cgroup(spec.id, { kind: 'root' }).create(spec.rootLimits)
         for (const task of spec.tasks) await this.cgroup(spec.id, { kind: 'task', task: task.name }).create(task.limits)
       }
+      const record: RuntimeRecord = { cgroupParent: this.init.cgroupParent, isolation: this.init.isolation }
+      await writeFile(join(paths.state, 'runtime.json'), JSON.stringify(record))
       await writeFile(join(paths.state, 'spec.json'), JSON.stringify(spec))
     } catch (error) {
       // Half made and not yet recorded: nothing would ever own what was made, so undo it now.
@@ -160,7 +184,14 @@ export class ContainerRuntime {
   /** The processes of the container (every leaf), by pid. */
   async pids (id: ContainerId): Promise<number[]> {
     if (this.init.isolation.level === 'full') return await this.cgroup(id).pids()
-    return await containerPids(containerIdVariable, id)
+    return await containerPids({ [containerIdVariable]: id })
+  }
+
+  /** Kills every process of one task, until none is left; the container stays. */
+  async killTask (id: ContainerId, task: TaskId): Promise<void> {
+    this.paths(id)
+    if (this.init.isolation.level === 'full') await this.cgroup(id, { kind: 'task', task }).killAll()
+    else await killAllByScan({ [containerIdVariable]: id, [taskIdVariable]: task }, `task ${task} of container ${id}`)
   }
 
   /**
@@ -175,7 +206,7 @@ export class ContainerRuntime {
       await cgroup.killAll()
       await cgroup.remove()
     } else {
-      await killAllByScan(id)
+      await killAllByScan({ [containerIdVariable]: id }, `container ${id}`)
     }
     if (keepDirMs <= 0) {
       await this.removeDir(paths.root)
@@ -243,13 +274,13 @@ export class ContainerRuntime {
   }
 }
 
-/** Without cgroups: kill every process that carries the container's id, until none is left. */
-async function killAllByScan (id: ContainerId): Promise<void> {
+/** Without cgroups: kill every process that carries `wanted` in its environment, until none is left. */
+async function killAllByScan (wanted: Readonly<Record<string, string>>, what: string): Promise<void> {
   for (let round = 0; round < 50; round++) {
-    const pids = await containerPids(containerIdVariable, id)
+    const pids = await containerPids(wanted)
     if (pids.length === 0) return
     for (const pid of pids) killQuietly(pid)
     await sleep(20)
   }
-  throw new ContainerError(`container ${id} still has processes after 50 rounds of SIGKILL`)
+  throw new ContainerError(`${what} still has processes after 50 rounds of SIGKILL`)
 }

@@ -1,7 +1,7 @@
-/** Sends SIGKILL to `pid`; a process that is gone already is not an error. */
-export function killQuietly (pid: number): void {
+/** Sends `signal` (SIGKILL unless told) to `pid` (a process group when negative); a process that is gone already is not an error. */
+export function killQuietly (pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   try {
-    process.kill(pid, 'SIGKILL')
+    process.kill(pid, signal)
   } catch {
     // Gone already.
   }
