@@ -54,7 +54,7 @@ export class HostTaskRunner implements TaskRunner {
     return this.init.runtime.paths(this.init.id)
   }
 
-  async deploy (task: TaskDescription, version: string, dataVersion: string): Promise<void> {
+  async deploy (task: TaskDescription, dataVersion: string): Promise<void> {
     const dir = this.taskDir(task.name)
     if (task.package === undefined) {
       await mkdir(dir, { recursive: true })
@@ -62,7 +62,6 @@ export class HostTaskRunner implements TaskRunner {
       await fetchPackage(task.package, { downloadDir: join(this.paths.state, 'downloads'), targetDir: dir }, packageDefaults)
     }
     if (task.deployCommand !== undefined) await this.runCommand(task, 'deploy', task.deployCommand, dataVersion, taskRunnerLimits.commandTimeoutMs)
-    void version
   }
 
   async start (task: TaskDescription, dataVersion: string): Promise<TaskProcess> {
@@ -71,7 +70,7 @@ export class HostTaskRunner implements TaskRunner {
     const oomKills = (await this.init.runtime.usage(this.init.id, { kind: 'task', task: task.name }))?.oomKills ?? 0
     const record: StartRecord = { oomKills }
     await writeFile(this.recordPath(task.name), JSON.stringify(record))
-    const child = await this.spawn(task, ['/bin/sh', '-c', task.startCommand], dataVersion, true)
+    const child = await this.spawn(task, ['/bin/sh', '-c', task.startCommand], dataVersion)
     const pid = child.pid as number
     const entry: { exit: TaskExit | undefined } = { exit: undefined }
     this.children.set(pid, entry)
@@ -171,14 +170,18 @@ export class HostTaskRunner implements TaskRunner {
     return env
   }
 
-  /** Starts argv in the task's cgroup, output appended to its log files; resolves once it runs (or rejects when it cannot). */
-  private async spawn (task: TaskDescription, argv: string[], dataVersion: string, detached: boolean): Promise<ChildProcess> {
+  /**
+   * Starts argv in the task's cgroup, in a process group and session of its own (so that a stop
+   * signals the whole group and the task outlives its AppWorker), output appended to its log
+   * files; resolves once it runs (or rejects when it cannot).
+   */
+  private async spawn (task: TaskDescription, argv: string[], dataVersion: string): Promise<ChildProcess> {
     await mkdir(this.taskDir(task.name), { recursive: true })
     const [out, err] = this.logFiles(task.name)
     const fds = [await (out as LogFile).openForChild(), await (err as LogFile).openForChild()]
     try {
       const child = await this.init.runtime.spawn(this.init.id, { kind: 'task', task: task.name }, argv, {
-        cwd: this.taskDir(task.name), env: this.env(task, dataVersion), stdio: ['ignore', fds[0] as number, fds[1] as number], detached
+        cwd: this.taskDir(task.name), env: this.env(task, dataVersion), stdio: ['ignore', fds[0] as number, fds[1] as number], detached: true
       })
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve)
@@ -192,7 +195,7 @@ export class HostTaskRunner implements TaskRunner {
 
   /** Runs one of the task's commands to its end; a non-zero exit or the time limit throws, naming the command. */
   private async runCommand (task: TaskDescription, what: string, command: string, dataVersion: string, timeoutMs: number): Promise<void> {
-    const child = await this.spawn(task, ['/bin/sh', '-c', command], dataVersion, true)
+    const child = await this.spawn(task, ['/bin/sh', '-c', command], dataVersion)
     const pid = child.pid as number
     const exited = new Promise<[number | null, NodeJS.Signals | null]>(resolve => { child.once('exit', (code, signal) => { resolve([code, signal]) }) })
     let timer: NodeJS.Timeout | undefined

@@ -15,7 +15,7 @@ export interface CommandSource {
 /** Runs the tasks of this container on the host; every method throws an Error whose message is one line. */
 export interface TaskRunner {
   /** Fetches and unpacks the task's package and runs its deploy command. */
-  deploy (task: TaskDescription, version: string, dataVersion: string): Promise<void>
+  deploy (task: TaskDescription, dataVersion: string): Promise<void>
   /** Starts the task in its cgroup (anything left in that cgroup is killed first). */
   start (task: TaskDescription, dataVersion: string): Promise<TaskProcess>
   /** Runs the stop command, then sends SIGTERM to the task's process group. */
@@ -229,7 +229,7 @@ export class AppWorkerController {
     const failure = (error: unknown): string => (error as Error).message
     switch (action.type) {
       case 'deploy':
-        return await runner.deploy(action.task, action.version, action.dataVersion).then(
+        return await runner.deploy(action.task, action.dataVersion).then(
           () => ({ type: 'deployed' as const }), error => ({ type: 'deployFailed' as const, message: failure(error) }))
       case 'start':
         return await runner.start(action.task, action.dataVersion).then(
