@@ -129,10 +129,12 @@ function fromExitMessage (exit: galaxy.TaskExit.$Properties): TaskExit {
 export function encodePullResponse (command: PodCommand): Uint8Array {
   if (command.type === 'stop') return galaxy.PullResponse.encode({ stop: {} }).finish()
   if (command.type === 'wait') return galaxy.PullResponse.encode({ wait: {} }).finish()
-  const pod = command.pod
-  return galaxy.PullResponse.encode({
-    run: { version: pod.version, dataVersion: pod.dataVersion, tasks: pod.tasks.map(toTaskMessage) }
-  }).finish()
+  return galaxy.PullResponse.encode({ run: toPodMessage(command.pod) }).finish()
+}
+
+/** The message of a pod description. */
+export function toPodMessage (pod: PodDescription): galaxy.PodDescription.$Properties {
+  return { version: pod.version, dataVersion: pod.dataVersion, tasks: pod.tasks.map(toTaskMessage) }
 }
 
 function toTaskMessage (task: TaskDescription): galaxy.TaskDescription.$Properties {
@@ -167,7 +169,8 @@ export function decodePullResponse (bytes: Uint8Array): PodCommand {
   })
 }
 
-function fromPodMessage (pod: galaxy.PodDescription.$Properties): PodDescription {
+/** A pod description from its message (the AppWorker checks it; a placement is checked by the agent). */
+export function fromPodMessage (pod: galaxy.PodDescription.$Properties): PodDescription {
   return { version: pod.version ?? '', dataVersion: pod.dataVersion ?? '', tasks: (pod.tasks ?? []).map(fromTaskMessage) }
 }
 

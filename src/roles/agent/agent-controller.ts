@@ -1,0 +1,378 @@
+import type { Clock, Timer } from '../../lib/clock.js'
+import type { ContainerId } from '../../lib/ids.js'
+import type { Logger } from '../../lib/logger.js'
+import type { PodCommand, PodStatus } from '../appworker/pod-status.js'
+import { allocated, type Capacity } from './allocation.js'
+import { cpuRate, hostHealth, type AgentReport, type ContainerReport, type HostFacts } from './agent-report.js'
+import { placementEnvelope, placementRequest, type Placement } from './placement.js'
+import { reconcileContainers, type ActualContainer, type AgentAction, type ContainerState, type DesiredContainer } from './reconcile.js'
+
+/** A process known by its pid and its start time, so that a recycled pid is never taken for it. */
+export interface ProcessRef {
+  readonly pid: number
+  readonly startTicks: number
+}
+
+/** A container as the agent's local database keeps it. */
+export interface ContainerRecord {
+  readonly placement: Placement
+  readonly state: ContainerState
+  /** Its AppWorker, once started. */
+  readonly root?: ProcessRef | undefined
+  /** For a `stopping` one: when, on the wall clock, it is destroyed even if its tasks did not stop. */
+  readonly stopDeadlineMs?: number | undefined
+  readonly stopSinceMs?: number | undefined
+  /** Why it failed; empty otherwise. */
+  readonly message: string
+}
+
+/** The placements the cluster wants on this node; throws when the store cannot be read. */
+export interface PlacementSource {
+  list(): Promise<Placement[]>
+}
+
+/** The containers of this host (the runtime); every method throws an Error with a one-line message. */
+export interface ContainerHost {
+  readonly isolation: { readonly level: 'full' | 'degraded', readonly reasons: readonly string[] }
+  /** Makes the container of a placement (or completes a half-made one). */
+  create(placement: Placement): Promise<void>
+  /** Starts its AppWorker, detached, in the container's root cgroup. */
+  startRoot(placement: Placement): Promise<ProcessRef>
+  isAlive(root: ProcessRef): Promise<boolean>
+  /** Kills everything in it and removes it; what is gone is a no-op. */
+  destroy(id: ContainerId): Promise<void>
+  /** The containers on the host, made by this agent or not. */
+  list(): Promise<ContainerId[]>
+  /** Cumulative cpu time and current memory of the container; undefined on a degraded host. */
+  usage(id: ContainerId): Promise<{ cpuUs: number, memoryBytes: number } | undefined>
+  facts(): Promise<HostFacts>
+}
+
+/** The agent's local database of containers. */
+export interface ContainerDb {
+  load(): Promise<ContainerRecord[]>
+  put(record: ContainerRecord): Promise<void>
+  delete(id: ContainerId): Promise<void>
+}
+
+/** One pull as the relay hands it over. */
+export interface RelayedPull {
+  readonly appWorkerPid: number
+  readonly status: PodStatus
+}
+
+/** Serves each container's pull socket, answering with what the agent says. */
+export interface PullRelay {
+  open(id: ContainerId, answer: (pull: RelayedPull) => PodCommand): Promise<void>
+  close(id: ContainerId): Promise<void>
+}
+
+/** Named periods and bounds of the agent. */
+export const agentTimings = {
+  reconcileMs: 1000,
+  /** Beyond its tasks' stop timeouts, the time a stopping pod gets for its pulls and stop commands. */
+  stopGraceMs: 10_000
+} as const
+
+/** Why a container whose root process ended is failed. */
+const appWorkerDied = 'its AppWorker died'
+
+/** The pod phases after which a stopping container has nothing left running. */
+const stoppedPhases: ReadonlySet<string> = new Set(['stopped', 'finished', 'failed', 'pending'])
+
+/**
+ * The agent's thin controller: every second (or when kicked) it reads the placements of this
+ * node, checks that each container's AppWorker still lives, and runs what `reconcileContainers`
+ * says. The local database is written before each step that changes the host, so that a node
+ * killed at any line finds, on restart, every container it made: running ones are re-adopted
+ * (same AppWorker, by pid and start time), half-made ones destroyed and made again. When the
+ * store cannot be read, nothing that runs is touched.
+ */
+export class AgentController {
+  private readonly records = new Map<ContainerId, ContainerRecord>()
+  private readonly statuses = new Map<ContainerId, { status: PodStatus, atMs: number }>()
+  private readonly refused = new Map<ContainerId, { placement: Placement, reason: string }>()
+  private readonly samples = new Map<ContainerId, { cpuUs: number, atMs: number, cpuMillicores: number, memoryBytes: number }>()
+  private facts: HostFacts = { diskFreeBytes: 0, diskTotalBytes: 0, missingCgroups: [] }
+  private timer: Timer | undefined
+  private running = false
+  private queued = false
+  private stepping: Promise<void> = Promise.resolve()
+
+  constructor (private readonly components: {
+    readonly source: PlacementSource
+    readonly host: ContainerHost
+    readonly db: ContainerDb
+    readonly relay: PullRelay
+    readonly capacity: Capacity
+    readonly clock: Clock
+    readonly logger: Logger
+  }) {}
+
+  /** Loads the database, re-adopts the containers whose AppWorker lives, and starts the loop. */
+  async start (): Promise<void> {
+    const { db, host, logger } = this.components
+    for (const record of await db.load()) this.records.set(record.placement.container, record)
+    const adopted: string[] = []
+    for (const [id, record] of this.records) {
+      if (record.state !== 'running' && record.state !== 'stopping') continue
+      if (record.root !== undefined && await host.isAlive(record.root)) {
+        await this.openRelay(id)
+        adopted.push(`${id}:${record.root.pid}`)
+      } else {
+        await this.save({ ...record, state: 'dead', message: appWorkerDied })
+      }
+    }
+    // A container on the host that no record names was made by a node that died before it wrote one.
+    for (const id of await host.list()) {
+      if (this.records.has(id)) continue
+      logger.warn('destroying a container no record names', { container: id })
+      await host.destroy(id)
+    }
+    if (adopted.length > 0) logger.info('re-adopted containers', { containers: adopted.join(' ') })
+    this.facts = await host.facts()
+    this.running = true
+    this.tick()
+  }
+
+  /** Stops the loop; containers and their AppWorkers keep running. */
+  async stop (): Promise<void> {
+    this.running = false
+    this.timer?.cancel()
+    await this.stepping
+    for (const id of this.records.keys()) await this.components.relay.close(id).catch(() => undefined)
+  }
+
+  /** Runs a step soon (the placements changed, or a pod stopped). */
+  kick (): void {
+    if (this.queued || !this.running) return
+    this.queued = true
+    this.stepping = this.stepping.then(async () => {
+      this.queued = false
+      if (this.running) await this.step()
+    }).catch(error => {
+      this.components.logger.error('agent step failed', { error: (error as Error).message })
+    })
+  }
+
+  /** Waits for the step in flight (tests and benchmarks). */
+  async settled (): Promise<void> {
+    await this.stepping
+  }
+
+  /** The container records, for the node's API. */
+  containers (): ContainerRecord[] {
+    return [...this.records.values()]
+  }
+
+  /** The last status a container's AppWorker sent. */
+  podStatus (id: ContainerId): PodStatus | undefined {
+    return this.statuses.get(id)?.status
+  }
+
+  /** The agent's part of the node's gossip report. */
+  report (): AgentReport {
+    const { capacity, host } = this.components
+    const health = hostHealth(this.facts)
+    const held = [...this.records.values()].filter(record => record.state !== 'failed').map(record => placementRequest(record.placement))
+    const containers: ContainerReport[] = []
+    let cpu = 0
+    let memory = 0
+    for (const [id, record] of this.records) {
+      const sample = this.samples.get(id)
+      cpu += sample?.cpuMillicores ?? 0
+      memory += sample?.memoryBytes ?? 0
+      const status = this.statuses.get(id)?.status
+      containers.push({
+        id,
+        job: record.placement.job,
+        pod: record.placement.pod,
+        state: record.state,
+        version: record.placement.description.version,
+        phase: status?.phase ?? 'unknown',
+        message: record.message !== '' ? record.message : status?.message ?? '',
+        cpuMillicores: sample?.cpuMillicores ?? 0,
+        memoryBytes: sample?.memoryBytes ?? 0
+      })
+    }
+    for (const [id, { placement, reason }] of this.refused) {
+      containers.push({ id, job: placement.job, pod: placement.pod, state: 'refused', version: placement.description.version, phase: 'unknown', message: reason, cpuMillicores: 0, memoryBytes: 0 })
+    }
+    return {
+      isolation: host.isolation.level,
+      isolationReasons: host.isolation.reasons,
+      health: health.health,
+      problems: health.problems,
+      reserved: capacity.reserved,
+      allocated: allocated(held),
+      usage: { cpuMillicores: cpu, memoryBytes: memory },
+      containers
+    }
+  }
+
+  private tick (): void {
+    if (!this.running) return
+    this.kick()
+    this.timer = this.components.clock.setTimer(agentTimings.reconcileMs, () => { this.tick() })
+  }
+
+  private async step (): Promise<void> {
+    const { source, host, capacity, logger } = this.components
+    let placements: Placement[] | undefined
+    try {
+      placements = await source.list()
+    } catch (error) {
+      logger.debug('placements cannot be read; keeping every container as it is', { error: (error as Error).message })
+    }
+    for (const [id, record] of this.records) {
+      if ((record.state === 'running' || record.state === 'stopping') && (record.root === undefined || !await host.isAlive(record.root))) {
+        logger.warn('the AppWorker of a container died', { container: id, pid: record.root?.pid ?? 0 })
+        await this.save({ ...record, state: 'dead', message: appWorkerDied })
+      }
+    }
+    // Unreadable placements: everything running is wanted as it is.
+    const wanted = placements ?? [...this.records.values()].filter(record => record.state === 'running').map(record => record.placement)
+    const byId = new Map(wanted.map(placement => [placement.container, placement]))
+    const nowMs = this.components.clock.wallMs()
+    const actions = reconcileContainers(wanted.map(desiredOf), [...this.records.values()].map(record => this.actualOf(record, nowMs)), capacity)
+    for (const id of this.refused.keys()) if (!byId.has(id) || this.records.has(id)) this.refused.delete(id)
+    for (const action of actions) {
+      try {
+        await this.apply(action, byId)
+      } catch (error) {
+        logger.error('agent action failed', { action: action.type, container: action.id, error: (error as Error).message })
+      }
+    }
+    await this.measure()
+  }
+
+  private async apply (action: AgentAction, wanted: ReadonlyMap<ContainerId, Placement>): Promise<void> {
+    const { host, logger, clock } = this.components
+    const record = this.records.get(action.id)
+    switch (action.type) {
+      case 'create': {
+        const placement = wanted.get(action.id)
+        if (placement === undefined) return
+        await this.create(placement)
+        return
+      }
+      case 'update': {
+        const placement = wanted.get(action.id)
+        if (record === undefined || placement === undefined) return
+        logger.info('updating pod in place', { container: action.id, version: placement.description.version })
+        await this.save({ ...record, placement })
+        return
+      }
+      case 'stop': {
+        if (record === undefined) return
+        const nowMs = clock.wallMs()
+        const longest = Math.max(0, ...record.placement.description.tasks.map(task => task.stopTimeoutMs))
+        logger.info('stopping container', { container: action.id, reason: action.reason })
+        await this.save({ ...record, state: 'stopping', stopSinceMs: nowMs, stopDeadlineMs: nowMs + longest + agentTimings.stopGraceMs })
+        return
+      }
+      case 'destroy': {
+        if (record === undefined) return
+        logger.info('destroying container', { container: action.id, reason: action.reason })
+        await host.destroy(action.id)
+        await this.components.relay.close(action.id)
+        this.statuses.delete(action.id)
+        this.samples.delete(action.id)
+        if (action.reason === 'root process died') await this.save({ ...record, state: 'failed', root: undefined })
+        else await this.forget(action.id)
+        return
+      }
+      case 'refuse': {
+        const placement = wanted.get(action.id)
+        if (placement === undefined) return
+        if (this.refused.get(action.id)?.reason !== action.reason) logger.warn('refusing a placement', { container: action.id, reason: action.reason })
+        this.refused.set(action.id, { placement, reason: action.reason })
+        return
+      }
+      case 'forget':
+        await this.forget(action.id)
+    }
+  }
+
+  /** Records, makes, and starts the AppWorker of a container; a failure is recorded with its reason. */
+  private async create (placement: Placement): Promise<void> {
+    const { host, logger } = this.components
+    const id = placement.container
+    const record: ContainerRecord = { placement, state: 'creating', message: '' }
+    await this.save(record)
+    try {
+      await host.create(placement)
+      await this.openRelay(id)
+      const root = await host.startRoot(placement)
+      await this.save({ ...record, state: 'running', root })
+      logger.info('container created', { container: id, job: placement.job, pod: placement.pod, appworker: root.pid })
+    } catch (error) {
+      const message = (error as Error).message
+      logger.warn('container could not be made', { container: id, error: message })
+      await host.destroy(id).catch(() => undefined)
+      await this.components.relay.close(id).catch(() => undefined)
+      await this.save({ ...record, state: 'failed', message })
+    }
+  }
+
+  private async openRelay (id: ContainerId): Promise<void> {
+    await this.components.relay.open(id, pull => this.answer(id, pull))
+  }
+
+  /** The answer to a container's pull: its pod while it runs, stop once it must go. */
+  private answer (id: ContainerId, pull: RelayedPull): PodCommand {
+    const record = this.records.get(id)
+    if (record === undefined) return { type: 'stop' }
+    if (record.root !== undefined && pull.appWorkerPid !== record.root.pid) {
+      this.components.logger.warn('a pull from a process that is not the container\'s AppWorker', { container: id, pid: pull.appWorkerPid })
+      return { type: 'wait' }
+    }
+    const before = this.statuses.get(id)?.status.phase
+    this.statuses.set(id, { status: pull.status, atMs: this.components.clock.wallMs() })
+    if (record.state === 'stopping') {
+      if (stoppedPhases.has(pull.status.phase) && before !== pull.status.phase) this.kick()
+      return { type: 'stop' }
+    }
+    if (record.state === 'running') return { type: 'run', pod: record.placement.description }
+    return { type: 'wait' }
+  }
+
+  private actualOf (record: ContainerRecord, nowMs: number): ActualContainer {
+    const pulled = this.statuses.get(record.placement.container)
+    const stopped = record.state === 'stopping' && pulled !== undefined && pulled.atMs >= (record.stopSinceMs ?? Infinity) && stoppedPhases.has(pulled.status.phase)
+    return {
+      ...desiredOf(record.placement),
+      state: record.state,
+      stopDone: stopped || (record.state === 'stopping' && nowMs >= (record.stopDeadlineMs ?? 0))
+    }
+  }
+
+  /** Reads every container's cgroups and the host's facts, for the report. */
+  private async measure (): Promise<void> {
+    const { host, clock } = this.components
+    const atMs = clock.monotonicMs()
+    for (const [id, record] of this.records) {
+      if (record.state !== 'running' && record.state !== 'stopping') continue
+      const usage = await host.usage(id).catch(() => undefined)
+      if (usage === undefined) continue
+      const before = this.samples.get(id)
+      const cpuMillicores = before === undefined ? 0 : cpuRate(before, { cpuUs: usage.cpuUs, atMs })
+      this.samples.set(id, { cpuUs: usage.cpuUs, atMs, cpuMillicores, memoryBytes: usage.memoryBytes })
+    }
+    this.facts = await host.facts()
+  }
+
+  private async save (record: ContainerRecord): Promise<void> {
+    await this.components.db.put(record)
+    this.records.set(record.placement.container, record)
+  }
+
+  private async forget (id: ContainerId): Promise<void> {
+    await this.components.db.delete(id)
+    this.records.delete(id)
+  }
+}
+
+function desiredOf (placement: Placement): DesiredContainer {
+  return { id: placement.container, envelope: placementEnvelope(placement), description: JSON.stringify(placement.description), request: placementRequest(placement) }
+}
