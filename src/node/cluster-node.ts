@@ -9,11 +9,13 @@ import type { HostPort } from '../lib/host-port.js'
 import { parseNodeId, type NodeId } from '../lib/ids.js'
 import type { Logger } from '../lib/logger.js'
 import { SystemRng } from '../runtime/system-rng.js'
-import type { ApiCall, ApiReply } from './api/call.js'
+import { internalCall, type ApiCall, type ApiReply } from './api/call.js'
 import { ForwardDialError, forwardCall, forwardLimits, serveForwarded, type ForwardCounters, type ForwardTarget } from './api/forward.js'
 import { ApiFailure, ApiRouter, type RouterNode } from './api/router.js'
 import { startApiServer } from './api/server.js'
 import type { MemberBody, NodeBody, StatusBody } from './api/wire.js'
+import type { Resources } from '../roles/agent/allocation.js'
+import { defaultReserve, NodeAgent } from './agent/node-agent.js'
 import { measureCapacity } from './gossip/capacity.js'
 import { GossipService } from './gossip/gossip-service.js'
 import { createHost, tcpMultiaddr, type Host } from './net/host.js'
@@ -46,6 +48,8 @@ export interface ClusterNodeOptions {
   /** Gossip silences after which a node is suspect, then dead. */
   readonly suspectAfterMs?: number
   readonly deadAfterMs?: number
+  /** What the agent keeps back for the host's own processes (`defaultReserve` where not given). */
+  readonly reserve?: Partial<Resources> | undefined
   readonly logger: Logger
 }
 
@@ -100,6 +104,7 @@ export class ClusterNode implements RouterNode {
   private readonly router: ApiRouter
   private seeds: KnownSeed[]
   private gossip: GossipService | undefined
+  private agentRole: NodeAgent | undefined
 
   private constructor (
     private readonly options: ClusterNodeOptions,
@@ -204,12 +209,15 @@ export class ClusterNode implements RouterNode {
       }
       await node.startApi()
       const capacity = await measureCapacity(dataDir)
+      if (options.roles.includes('agent')) {
+        node.agentRole = await NodeAgent.start({ dataDir, node: id, capacity, reserve: { ...defaultReserve, ...options.reserve }, handle: async call => await started.router.handle(call), logger: log.child({ component: 'agent' }) })
+      }
       node.gossip = new GossipService({
         host,
         logger: log.child({ component: 'gossip' }),
         suspectAfterMs: options.suspectAfterMs,
         deadAfterMs: options.deadAfterMs,
-        report: () => ({ ...started.ownRecord(), capacity, uptimeMs: Math.round(process.uptime() * 1000) })
+        report: () => ({ ...started.ownRecord(), capacity, uptimeMs: Math.round(process.uptime() * 1000), agent: started.agentRole?.report() })
       })
       node.gossip.start()
       node.startBackground()
@@ -250,6 +258,7 @@ export class ClusterNode implements RouterNode {
       this.apiServer.closeAllConnections()
     })
     this.gossip?.stop()
+    await this.agentRole?.stop()
     this.replica?.detach()
     await this.driver?.stop()
     await this.transport?.stop()
@@ -263,6 +272,11 @@ export class ClusterNode implements RouterNode {
   }
 
   // ---- RouterNode ----
+
+  agent (): unknown {
+    if (this.agentRole === undefined) throw new ApiFailure('ERR_NOT_FOUND', `node ${this.options.name} does not run the agent role`)
+    return { report: this.agentRole.report(), containers: this.agentRole.containers() }
+  }
 
   async forward (call: ApiCall, to: 'leader' | 'voter'): Promise<ApiReply> {
     if (call.hops >= forwardLimits.maxHops) throw new ApiFailure('ERR_NO_LEADER', `the request passed through ${call.hops} nodes without reaching ${to === 'leader' ? 'the leader' : 'a voting seed'}`)
@@ -335,6 +349,7 @@ export class ClusterNode implements RouterNode {
       const id = record.id as NodeId
       const raftRole = replica.leader === id ? 'leader' : voters.includes(id) ? 'follower' : learners.includes(id) ? 'learner' : 'none'
       const seen = this.gossip?.get(id)
+      const agent = seen?.report.agent
       return {
         id: record.id,
         name: record.name,
@@ -347,7 +362,18 @@ export class ClusterNode implements RouterNode {
         state: seen?.state ?? 'suspect',
         lastSeenMs: seen?.lastSeenMs ?? -1,
         capacity: seen?.report.capacity ?? { cpuCores: 0, memoryBytes: 0, diskBytes: 0 },
-        uptimeMs: seen?.report.uptimeMs ?? 0
+        uptimeMs: seen?.report.uptimeMs ?? 0,
+        agent: agent === undefined
+          ? null
+          : {
+              isolation: agent.isolation,
+              health: agent.health,
+              problems: agent.problems,
+              allocated: agent.allocated,
+              reserved: agent.reserved,
+              usage: agent.usage,
+              containers: agent.containers.length
+            }
       } satisfies NodeBody
     })
   }
@@ -576,11 +602,6 @@ function forwardAnswerMs (call: ApiCall, requestTimeoutMs: number): number {
     }
   }
   return 2 * requestTimeoutMs
-}
-
-function internalCall (method: string, path: string, body: unknown): ApiCall {
-  const url = new URL(path, 'http://galaxy')
-  return { method, path: url.pathname, query: url.searchParams, body: new TextEncoder().encode(JSON.stringify(body)), internal: true, hops: 0, signal: new AbortController().signal }
 }
 
 function parseNodeRecord (body: unknown): NodeRecord {

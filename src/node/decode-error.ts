@@ -13,3 +13,23 @@ export class DecodeError extends GalaxyError {
     super(DecodeError.code, message, options)
   }
 }
+
+/**
+ * A 64-bit protobuf field as a number: protobufjs gives a number or a Long ({ low, high }), and
+ * nothing for 0. Anything else, and anything at or beyond 2^53 (or negative, unless `signed`), is
+ * a `DecodeError` whose message starts with `what` (the record being decoded).
+ */
+export function wireInteger (value: unknown, what: string, field: string, signed = false): number {
+  if (value === null || value === undefined) return 0
+  let result: number
+  if (typeof value === 'number') {
+    result = value
+  } else if (typeof value === 'object' && typeof (value as { low?: unknown }).low === 'number' && typeof (value as { high?: unknown }).high === 'number') {
+    const { low, high } = value as { low: number, high: number }
+    result = (signed ? high : high >>> 0) * 2 ** 32 + (low >>> 0)
+  } else {
+    throw new DecodeError(`${what}: ${field} is not an integer`)
+  }
+  if (!Number.isSafeInteger(result) || (!signed && result < 0)) throw new DecodeError(`${what}: ${field} is out of range`)
+  return result
+}

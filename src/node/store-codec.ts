@@ -3,7 +3,7 @@ import { galaxy } from '../proto/gen/galaxy.js'
 import type { LockState } from '../store/lock-table.js'
 import { checkStoreData, type StoreData } from '../store/state-machine.js'
 import type { Compare, CompareOp, KeyValue, LeaseId, SessionCommand, StoreCommand, StoreRefusal, StoreResult, TxnOp, WatchEvent } from '../store/types.js'
-import { DecodeError } from './decode-error.js'
+import { DecodeError, wireInteger } from './decode-error.js'
 
 // ---- the closed sets of names the wire carries as strings ----
 
@@ -117,23 +117,8 @@ function fail (message: string): never {
   throw new DecodeError(`store codec: ${message}`)
 }
 
-/**
- * A 64-bit field as a number: protobufjs gives a number or a Long ({ low, high }) and 0 for an
- * absent field. Anything at or beyond 2^53 (or negative, unless `signed`) is refused.
- */
 function integer (value: unknown, field: string, signed = false): number {
-  if (value === null || value === undefined) return 0
-  let result: number
-  if (typeof value === 'number') {
-    result = value
-  } else if (typeof value === 'object' && typeof (value as { low?: unknown }).low === 'number' && typeof (value as { high?: unknown }).high === 'number') {
-    const { low, high } = value as { low: number, high: number }
-    result = (signed ? high : high >>> 0) * 2 ** 32 + (low >>> 0)
-  } else {
-    return fail(`${field} is not an integer`)
-  }
-  if (!Number.isSafeInteger(result) || (!signed && result < 0)) fail(`${field} is out of range`)
-  return result
+  return wireInteger(value, 'store codec', field, signed)
 }
 
 /** A bytes field as a fresh plain Uint8Array: it does not hold on to (or share) the decoded buffer. */

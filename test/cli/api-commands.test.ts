@@ -96,6 +96,7 @@ const b64 = (text: string | Buffer): string => Buffer.from(text).toString('base6
 
 const peerA = '12D3KooWAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
 const peerB = '12D3KooWBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'
+const peerC = '12D3KooWCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC'
 
 const members: MemberBody[] = [
   { id: peerA, name: 'seed-a', suffrage: 'voter', address: '10.0.0.1:1645', leader: true, match: 120, health: 'alive' },
@@ -147,10 +148,27 @@ test('members and node list print their tables', async t => {
   const nodes: NodeBody[] = [{
     id: peerA, name: 'seed-a', addresses: ['10.0.0.1:1645', '[fd00::1]:1645'], roles: ['seed', 'agent'], pool: 'default',
     labels: { zone: 'b', rack: 'r1' }, raftRole: 'leader', state: 'alive', lastSeenMs: 2400,
-    capacity: { cpuCores: 8, memoryBytes: 2 ** 34, diskBytes: 2 ** 40 }, uptimeMs: 1000
+    capacity: { cpuCores: 8, memoryBytes: 2 ** 34, diskBytes: 2 ** 40 }, uptimeMs: 1000,
+    agent: {
+      isolation: 'full', health: 'healthy', problems: [],
+      allocated: { cpuMillicores: 1500, memoryBytes: 2 ** 30, diskBytes: 2 ** 32 },
+      reserved: { cpuMillicores: 500, memoryBytes: 2 ** 29, diskBytes: 2 ** 30 },
+      usage: { cpuMillicores: 730, memoryBytes: 2 ** 28 },
+      containers: 3
+    }
   }, {
     id: peerB, name: 'edge-1', addresses: [], roles: [], pool: 'edge', labels: {}, raftRole: 'none', state: 'dead', lastSeenMs: 125_000,
-    capacity: { cpuCores: 2, memoryBytes: 2 ** 31, diskBytes: 2 ** 35 }, uptimeMs: 5
+    capacity: { cpuCores: 2, memoryBytes: 2 ** 31, diskBytes: 2 ** 35 }, uptimeMs: 5, agent: null
+  }, {
+    id: peerC, name: 'worker-1', addresses: ['10.0.0.3:1645'], roles: ['agent'], pool: 'default', labels: {}, raftRole: 'none', state: 'alive', lastSeenMs: 900,
+    capacity: { cpuCores: 4, memoryBytes: 2 ** 32, diskBytes: 2 ** 36 }, uptimeMs: 77,
+    agent: {
+      isolation: 'degraded', health: 'unhealthy', problems: ['cgroup mount missing: /sys/fs/cgroup/memory/galaxy', 'disk full: 10 MiB free of 65536 MiB'],
+      allocated: { cpuMillicores: 0, memoryBytes: 0, diskBytes: 0 },
+      reserved: { cpuMillicores: 500, memoryBytes: 2 ** 29, diskBytes: 2 ** 30 },
+      usage: { cpuMillicores: 0, memoryBytes: 0 },
+      containers: 0
+    }
   }]
   const node = await startNode(t, { 'GET /v1/members': { json: { members } }, 'GET /v1/nodes': { json: { nodes } } })
   t.deepEqual(rows((await galaxy(node, ['members'])).stdout), [
@@ -159,9 +177,11 @@ test('members and node list print their tables', async t => {
     `seed-b | ${peerB} | learner | 10.0.0.2:1645 | false | 98 | suspect`
   ])
   t.deepEqual(rows((await galaxy(node, ['node', 'list'])).stdout), [
-    'NAME | ID | ADDRESS | ROLES | POOL | LABELS | RAFT | STATE | LAST-SEEN',
-    `seed-a | ${peerA} | 10.0.0.1:1645,[fd00::1]:1645 | seed,agent | default | rack=r1,zone=b | leader | alive | 2s ago`,
-    `edge-1 | ${peerB} | - | - | edge | - | none | dead | 2m5s ago`
+    'NAME | ID | ADDRESS | ROLES | POOL | LABELS | RAFT | STATE | LAST-SEEN | ISOLATION | HEALTH | CONTAINERS',
+    `seed-a | ${peerA} | 10.0.0.1:1645,[fd00::1]:1645 | seed,agent | default | rack=r1,zone=b | leader | alive | 2s ago | full | healthy | 3`,
+    `edge-1 | ${peerB} | - | - | edge | - | none | dead | 2m5s ago | - | - | -`,
+    // An unhealthy node shows its first problem, cut to 40 characters.
+    `worker-1 | ${peerC} | 10.0.0.3:1645 | agent | default | - | none | alive | 0s ago | degraded | unhealthy (cgroup mount missing: /sys/fs/cgroup/me…) | 0`
   ])
   t.deepEqual(JSON.parse((await galaxy(node, ['node', 'list', '--json'])).stdout), { nodes })
 })

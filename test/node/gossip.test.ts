@@ -2,7 +2,7 @@ import { availableParallelism, tmpdir, totalmem } from 'node:os'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import test, { type ExecutionContext } from 'ava'
-import type { NodeId } from '../../src/lib/ids.js'
+import type { ContainerId, JobId, NodeId, PodId } from '../../src/lib/ids.js'
 import { silentLogger } from '../../src/lib/logger.js'
 import { DecodeError } from '../../src/node/decode-error.js'
 import { measureCapacity } from '../../src/node/gossip/capacity.js'
@@ -11,9 +11,24 @@ import type { Liveness, NodeCapacity, NodeReport } from '../../src/node/gossip/l
 import { createHost, type Host } from '../../src/node/net/host.js'
 import { generateClusterKey, parseClusterKey } from '../../src/node/net/identity.js'
 import { galaxy } from '../../src/proto/gen/galaxy.js'
+import type { AgentReport } from '../../src/roles/agent/agent-report.js'
 
 const clusterKey = parseClusterKey(generateClusterKey(), 'test cluster key')
 const startedMs = performance.now()
+
+/** What node `a` of `startNode` reports for its agent; the others report none. */
+const agentOfA: AgentReport = {
+  isolation: 'full',
+  isolationReasons: [],
+  health: 'healthy',
+  problems: [],
+  reserved: { cpuMillicores: 500, memoryBytes: 2 ** 29, diskBytes: 2 ** 30 },
+  allocated: { cpuMillicores: 250, memoryBytes: 2 ** 26, diskBytes: 2 ** 28 },
+  usage: { cpuMillicores: 12, memoryBytes: 2 ** 24 },
+  containers: [{
+    id: 'c-1' as ContainerId, job: 'web' as JobId, pod: 'web-1' as PodId, state: 'running', version: 'v1', phase: 'running', message: '', cpuMillicores: 12, memoryBytes: 2 ** 24
+  }]
+}
 
 interface TestNode {
   readonly name: string
@@ -40,7 +55,8 @@ async function startNode (t: ExecutionContext, name: string, capacity: NodeCapac
       labels: { name },
       seed: name === 'a',
       capacity,
-      uptimeMs: Math.round(performance.now() - startedMs)
+      uptimeMs: Math.round(performance.now() - startedMs),
+      ...(name === 'a' ? { agent: agentOfA } : {})
     })
   })
   t.teardown(async () => {
@@ -144,6 +160,7 @@ test.serial('three connected nodes see each other alive, with names, roles and c
       t.is(entry?.report.seed, node.name === 'a')
       t.deepEqual(entry?.report.labels, { name: node.name })
       t.deepEqual(entry?.report.capacity, node.capacity)
+      t.deepEqual(entry?.report.agent, node.name === 'a' ? agentOfA : undefined)
       t.deepEqual(entry?.report.addresses, node.host.getMultiaddrs().map(address => address.toString()))
     }
     t.true(observer.gossip.counters.published >= 1)

@@ -1,4 +1,5 @@
 import { homedir, hostname, networkInterfaces } from 'node:os'
+import bytes from 'bytes'
 import { Command, Option } from 'clipanion'
 import { defaultApi, defaultDataDir, defaultListen } from '../../lib/defaults.js'
 import { parseDuration } from '../../lib/duration.js'
@@ -52,6 +53,7 @@ export class UpCommand extends GalaxyCommand {
   keyFile = Option.String('--key-file', { description: 'The cluster key file (default $GALAXY_CLUSTER_KEY, else <data>/cluster.key)' })
   suspectAfter = Option.String('--suspect-after', '3s', { description: 'A node silent on gossip this long is suspect' })
   deadAfter = Option.String('--dead-after', '10s', { description: 'A node silent on gossip this long is dead' })
+  reserve = Option.String('--reserve', { description: 'What the agent keeps back for the host, e.g. cpu=500m,memory=512MB,disk=1GB (the default; 1GB = 1024 MB)' })
   logLevel = Option.String('--log-level', 'info', { description: 'debug, info, warn or error' })
 
   protected async run (): Promise<number> {
@@ -77,6 +79,7 @@ export class UpCommand extends GalaxyCommand {
     const suspectAfterMs = durationFlag('--suspect-after', this.suspectAfter)
     const deadAfterMs = durationFlag('--dead-after', this.deadAfter)
     if (suspectAfterMs < 1000 || deadAfterMs <= suspectAfterMs) throw new UsageError('--suspect-after must be at least 1s and --dead-after longer than it')
+    const reserve = this.reserve === undefined ? undefined : parseReserve(this.reserve)
     const name = this.name ?? hostname()
     if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/.test(name)) throw new UsageError(`--name: "${name}" must be letters, digits, dots and dashes`)
     const dataDir = this.dev ? undefined : this.data ?? defaultDataDir(process.getuid?.() ?? 1000, homedir())
@@ -96,6 +99,7 @@ export class UpCommand extends GalaxyCommand {
       clusterKeyFile: this.keyFile,
       suspectAfterMs,
       deadAfterMs,
+      reserve,
       clusterKeyEnv: env.GALAXY_CLUSTER_KEY,
       logLevel: this.logLevel as 'info',
       prettyLogs: (this.context.stderr as { isTTY?: boolean }).isTTY === true,
@@ -150,4 +154,24 @@ function advertisedHost (host: string): string {
     for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address
   }
   return '127.0.0.1'
+}
+
+/** `--reserve cpu=500m,memory=512MB,disk=1GB`: cpu in cores or millicores, sizes as `bytes` reads them (1024-based); what is not named keeps its default. */
+function parseReserve (text: string): { cpuMillicores?: number, memoryBytes?: number, diskBytes?: number } {
+  const reserve: { cpuMillicores?: number, memoryBytes?: number, diskBytes?: number } = {}
+  for (const part of text.split(',')) {
+    const match = /^(cpu|memory|disk)=(.+)$/.exec(part.trim())
+    if (match === null) throw new UsageError(`--reserve: "${part}" is not cpu=…, memory=… or disk=…`)
+    const [, what, value] = match as unknown as [string, 'cpu' | 'memory' | 'disk', string]
+    if (what === 'cpu') {
+      const cpu = /^(\d+)m$/.test(value) ? Number(value.slice(0, -1)) : /^\d+(\.\d+)?$/.test(value) ? Math.round(Number(value) * 1000) : NaN
+      if (!Number.isSafeInteger(cpu)) throw new UsageError(`--reserve: cpu "${value}" is not cores (1.5) or millicores (1500m)`)
+      reserve.cpuMillicores = cpu
+    } else {
+      const size = /^\d+(\.\d+)?\s*(b|kb|mb|gb|tb)?$/i.test(value) ? bytes.parse(value) : null
+      if (size === null || !Number.isSafeInteger(size)) throw new UsageError(`--reserve: ${what} "${value}" is not a size like 512MB or 2GB`)
+      reserve[what === 'memory' ? 'memoryBytes' : 'diskBytes'] = size
+    }
+  }
+  return reserve
 }

@@ -1,7 +1,7 @@
 import { GalaxyError } from '../../lib/errors.js'
 import { formatHostPort, type HostPort } from '../../lib/host-port.js'
 import type {
-  ApiErrorCode, ErrorBody, KeyValueBody, LockBody, MemberBody, NodeBody, StatusBody, TxnBody, TxnResultBody, WatchLine
+  AgentBody, ApiErrorCode, ErrorBody, KeyValueBody, LockBody, MemberBody, NodeBody, StatusBody, TxnBody, TxnResultBody, WatchLine
 } from './wire.js'
 
 /** A failure the API answered: `code` is the API's stable code (wire.ts), `message` its one line. */
@@ -159,6 +159,11 @@ export class ApiClient {
   /** `GET /nodes`: every node gossip knows. */
   async nodes (): Promise<{ readonly nodes: readonly NodeBody[] }> {
     return await this.json('GET', '/nodes')
+  }
+
+  /** `GET /agent`: the agent of this node, its report and containers. */
+  async agent (): Promise<AgentBody> {
+    return await this.json('GET', '/agent')
   }
 
   /** `GET /kv/<key>`: `kv` is null when the key does not exist. `stale` reads this node's copy without asking the leader. */

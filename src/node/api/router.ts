@@ -20,6 +20,8 @@ export interface RouterNode {
   join(body: unknown): Promise<unknown>
   removePeer(id: NodeId): Promise<void>
   transferLeader(id: NodeId | undefined): Promise<NodeId>
+  /** This node's agent: its report and its containers (never forwarded: each node answers for itself). */
+  agent(): unknown
 }
 
 /** An API refusal with its stable code. */
@@ -66,6 +68,7 @@ export class ApiRouter {
       case 'GET status': return jsonReply(200, await this.local(call, 'voter', () => this.node.status()))
       case 'GET members': return jsonReply(200, { members: await this.local(call, 'voter', () => this.node.members()) })
       case 'GET nodes': return jsonReply(200, { nodes: await this.local(call, 'voter', () => this.node.nodes()) })
+      case 'GET agent': return jsonReply(200, this.node.agent())
       case 'GET operator/raft/peers': return jsonReply(200, { peers: await this.local(call, 'voter', () => this.node.members()) })
       case 'GET kv': return await this.serve(call, 'voter', async replica => rest.length > 0 ? await this.getKey(replica, decodeKey(rest), call) : await this.list(replica, call))
       case 'PUT kv': return await this.serve(call, 'voter', async replica => await this.put(replica, decodeKey(rest), call))

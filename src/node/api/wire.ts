@@ -10,6 +10,7 @@
  *   GET    /status                          → StatusBody
  *   GET    /members                         → { members: MemberBody[] }
  *   GET    /nodes                           → { nodes: NodeBody[] }
+ *   GET    /agent                           → AgentBody: this node's agent (404 on a node without the role)
  *   GET    /kv/<key>[?stale=1]              → { kv: KeyValueBody | null, revision }
  *   GET    /kv?prefix=P[&after=K][&limit=N][&stale=1] → { items: KeyValueBody[], more, revision }
  *   PUT    /kv/<key>  { value, lease? }     → { revision }
@@ -31,6 +32,10 @@
  *
  * Errors answer a non-2xx status with ErrorBody; `code` is stable, `message` is one line.
  */
+
+import type { ContainerRecord } from '../../roles/agent/agent-controller.js'
+import type { AgentReport } from '../../roles/agent/agent-report.js'
+import type { PodStatus } from '../../roles/appworker/pod-status.js'
 
 /** Every failure the API answers. */
 export interface ErrorBody {
@@ -107,6 +112,17 @@ export interface NodeBody {
   readonly lastSeenMs: number
   readonly capacity: { readonly cpuCores: number, readonly memoryBytes: number, readonly diskBytes: number }
   readonly uptimeMs: number
+  /** A summary of the node's agent report; null when the node reports no agent (or was not heard from). */
+  readonly agent: {
+    readonly isolation: AgentReport['isolation']
+    readonly health: AgentReport['health']
+    readonly problems: readonly string[]
+    readonly allocated: AgentReport['allocated']
+    readonly reserved: AgentReport['reserved']
+    readonly usage: AgentReport['usage']
+    /** How many containers the report lists: fewer than the node holds when gossip had to cut the list. */
+    readonly containers: number
+  } | null
 }
 
 /** A condition of a transaction (see the store's `Compare`); `value` is base64 when `target` is `value`. */
@@ -150,3 +166,9 @@ export type WatchLine =
   | { readonly type: 'compacted', readonly compactRevision: number }
   /** Sent every few seconds without events, so the client sees the stream is alive; `revision` is the store's current revision. */
   | { readonly type: 'progress', readonly revision: number }
+
+/** `GET /agent`: the agent of the node asked (not forwarded): its gossip report and its containers. */
+export interface AgentBody {
+  readonly report: AgentReport
+  readonly containers: ReadonlyArray<ContainerRecord & { readonly status: PodStatus | null }>
+}

@@ -5,7 +5,9 @@ import type { Logger } from '../../lib/logger.js'
 import { galaxy } from '../../proto/gen/galaxy.js'
 import { DecodeError } from '../decode-error.js'
 import type { Host } from '../net/host.js'
+import { fromAgentReportMessage, toAgentReportMessage } from './agent-report-codec.js'
 import { LivenessTable, type Liveness, type LivenessEntry, type NodeReport } from './liveness.js'
+import { failReport, readInteger } from './report-decode.js'
 
 /** The defaults of `GossipServiceInit`. */
 export const gossipDefaults = {
@@ -27,6 +29,8 @@ export type ReportContent = Omit<NodeReport, 'sequence' | 'id'>
 export interface GossipCounters {
   /** Own reports handed to gossipsub. */
   published: number
+  /** Own reports that had agent container entries dropped to fit `gossipLimits.maxReportBytes`. */
+  trimmed: number
   /** Authentic, well-formed reports of other nodes, newer or not. */
   received: number
   /** Received reports the table already had something newer for (or a duplicate of). */
@@ -71,7 +75,7 @@ export class GossipService {
   readonly intervalMs: number
   /** This node's id: its host's peer id. */
   readonly id: NodeId
-  readonly counters: GossipCounters = { published: 0, received: 0, stale: 0, malformed: 0, forged: 0 }
+  readonly counters: GossipCounters = { published: 0, trimmed: 0, received: 0, stale: 0, malformed: 0, forged: 0 }
   private readonly host: Host
   private readonly report: () => ReportContent
   private readonly logger: Logger
@@ -150,9 +154,14 @@ export class GossipService {
     try {
       // Starting from the wall clock keeps the sequence rising across restarts (see LivenessTable).
       this.lastSequence = Math.max(Date.now(), this.lastSequence + 1)
-      const report: NodeReport = { ...this.report(), id: this.id, sequence: this.lastSequence }
+      const full: NodeReport = { ...this.report(), id: this.id, sequence: this.lastSequence }
+      const { report, bytes } = encodeFittingReport(full)
+      // Kept as published, so this node lists itself the way every other node sees it.
       this.table.record(report, performance.now())
-      const bytes = encodeNodeReport(report)
+      if (report !== full) {
+        this.counters.trimmed++
+        this.logger.debug('report trimmed to fit', { containers: full.agent?.containers.length, kept: report.agent?.containers.length, maxBytes: gossipLimits.maxReportBytes })
+      }
       if (bytes.length > gossipLimits.maxReportBytes) {
         this.logger.error('report too large to publish', { bytes: bytes.length, maxBytes: gossipLimits.maxReportBytes })
         return
@@ -209,26 +218,57 @@ export function encodeNodeReport (report: NodeReport): Uint8Array {
     seed: report.seed,
     capacity: { cpuCores: report.capacity.cpuCores, memoryBytes: report.capacity.memoryBytes, diskBytes: report.capacity.diskBytes },
     uptimeMs: report.uptimeMs,
-    sequence: report.sequence
+    sequence: report.sequence,
+    agent: report.agent === undefined ? null : toAgentReportMessage(report.agent)
   }).finish()
 }
 
 /**
+ * A report and its bytes, made to fit `gossipLimits.maxReportBytes` if dropping agent container
+ * entries can do it: the most entries from the front of `agent.containers` that fit are kept, and
+ * the agent's totals (reserved, allocated, usage) always stay, since the ResMan places by those.
+ * Dropping a few list entries is the smallest change that keeps a busy node publishing (a report
+ * over the bound is not published at all, and its node would turn suspect, then dead). A receiver
+ * cannot tell the list was cut. The report is returned unchanged (the same object) when it fits
+ * or has no container entries to drop; the bytes can still be over the bound when the rest of the
+ * report is, and the caller must check.
+ */
+export function encodeFittingReport (report: NodeReport): { report: NodeReport, bytes: Uint8Array } {
+  const bytes = encodeNodeReport(report)
+  const agent = report.agent
+  if (bytes.length <= gossipLimits.maxReportBytes || agent === undefined || agent.containers.length === 0) return { report, bytes }
+  const keeping = (count: number): NodeReport => ({ ...report, agent: { ...agent, containers: agent.containers.slice(0, count) } })
+  // A binary search over how many entries to keep, one encoding a step: `over` is a count known
+  // not to fit; `fits` is the largest known to fit, or 0 (which may not fit either: see above).
+  let fits = 0
+  let over = agent.containers.length
+  while (over - fits > 1) {
+    const middle = Math.floor((fits + over) / 2)
+    if (encodeNodeReport(keeping(middle)).length <= gossipLimits.maxReportBytes) fits = middle
+    else over = middle
+  }
+  const trimmed = keeping(fits)
+  return { report: trimmed, bytes: encodeNodeReport(trimmed) }
+}
+
+/**
  * Reads a report; throws `DecodeError` (and nothing else) on bytes that are not one: too large,
- * not protobuf, without an id or capacity, or with an integer at or past 2^53. It does not check
- * who sent it: the caller compares `id` with the signer.
+ * not protobuf, without an id or capacity, with an integer at or past 2^53, or with an agent part
+ * that `fromAgentReportMessage` refuses. `agent` is left out when the report has none. It does not
+ * check who sent it: the caller compares `id` with the signer.
  */
 export function decodeNodeReport (bytes: Uint8Array): NodeReport {
-  if (bytes.length > gossipLimits.maxReportBytes) fail(`${bytes.length} bytes is over the bound of ${gossipLimits.maxReportBytes}`)
+  if (bytes.length > gossipLimits.maxReportBytes) failReport(`${bytes.length} bytes is over the bound of ${gossipLimits.maxReportBytes}`)
   let wire: galaxy.NodeReport
   try {
     wire = galaxy.NodeReport.decode(bytes)
   } catch (error) {
     throw new DecodeError('node report: not a NodeReport', { cause: error })
   }
-  if (wire.id === undefined || wire.id === '') fail('no id')
+  if (wire.id === undefined || wire.id === '') failReport('no id')
   const capacity = wire.capacity
-  if (capacity === undefined || capacity === null) fail('no capacity')
+  if (capacity === undefined || capacity === null) failReport('no capacity')
+  const agent = wire.agent === undefined || wire.agent === null ? undefined : fromAgentReportMessage(wire.agent)
   return {
     id: wire.id as NodeId,
     name: wire.name ?? '',
@@ -239,31 +279,12 @@ export function decodeNodeReport (bytes: Uint8Array): NodeReport {
     labels: Object.fromEntries(Object.entries(wire.labels ?? {})),
     seed: wire.seed === true,
     capacity: {
-      cpuCores: integer(capacity.cpuCores, 'cpuCores'),
-      memoryBytes: integer(capacity.memoryBytes, 'memoryBytes'),
-      diskBytes: integer(capacity.diskBytes, 'diskBytes')
+      cpuCores: readInteger(capacity.cpuCores, 'cpuCores'),
+      memoryBytes: readInteger(capacity.memoryBytes, 'memoryBytes'),
+      diskBytes: readInteger(capacity.diskBytes, 'diskBytes')
     },
-    uptimeMs: integer(wire.uptimeMs, 'uptimeMs'),
-    sequence: integer(wire.sequence, 'sequence')
+    uptimeMs: readInteger(wire.uptimeMs, 'uptimeMs'),
+    sequence: readInteger(wire.sequence, 'sequence'),
+    ...(agent === undefined ? {} : { agent })
   }
-}
-
-function fail (message: string): never {
-  throw new DecodeError(`node report: ${message}`)
-}
-
-/** An unsigned integer field: protobufjs gives a number or a Long ({ low, high }), and nothing for 0. */
-function integer (value: unknown, field: string): number {
-  if (value === null || value === undefined) return 0
-  let result: number
-  if (typeof value === 'number') {
-    result = value
-  } else if (typeof value === 'object' && typeof (value as { low?: unknown }).low === 'number' && typeof (value as { high?: unknown }).high === 'number') {
-    const { low, high } = value as { low: number, high: number }
-    result = (high >>> 0) * 2 ** 32 + (low >>> 0)
-  } else {
-    return fail(`${field} is not an integer`)
-  }
-  if (!Number.isSafeInteger(result) || result < 0) fail(`${field} is out of range`)
-  return result
 }

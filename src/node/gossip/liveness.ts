@@ -1,5 +1,6 @@
 import { assert } from '../../lib/assert.js'
 import type { NodeId } from '../../lib/ids.js'
+import type { AgentReport } from '../../roles/agent/agent-report.js'
 
 /** What a node has to offer, before anything is allocated. */
 export interface NodeCapacity {
@@ -28,6 +29,11 @@ export interface NodeReport {
   readonly uptimeMs: number
   /** Strictly increasing per publisher, so that late and duplicate reports are ignored. */
   readonly sequence: number
+  /**
+   * What the node's agent reports; absent on a node without the agent role. Its container list
+   * may be cut short to keep the report within the gossip bound (see `encodeFittingReport`).
+   */
+  readonly agent?: AgentReport | undefined
 }
 
 /** How recently a node was heard from: alive, then suspect, then dead as its silence grows. */
