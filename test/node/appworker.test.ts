@@ -144,10 +144,12 @@ needsCgroups('the task lifecycle end to end: deploy over HTTP, start, crash and 
   const h = await harness(t)
   const v1 = await makePackage(h, 'v1.tgz', { 'server.js': serverScript, version: 'v1' })
   const v2 = await makePackage(h, 'v2.tgz', { 'server.js': serverScript, version: 'v2' })
+  const d1 = await makePackage(h, 'd1.tgz', { greeting: 'd1' })
+  const d2 = await makePackage(h, 'd2.tgz', { greeting: 'd2' })
   // The worker ignores SIGTERM: only its stop command (a file it watches) ends it.
   const worker: TaskDescription = {
     name: 'worker' as TaskId,
-    startCommand: 'trap "" TERM; while [ ! -e stop-now ]; do sleep 0.1; done; echo stopping gracefully; exit 0',
+    startCommand: 'rm -f stop-now; trap "" TERM; while [ ! -e stop-now ]; do sleep 0.1; done; echo stopping gracefully; exit 0',
     stopCommand: 'touch stop-now',
     stopTimeoutMs: 20_000,
     restart,
@@ -194,11 +196,19 @@ needsCgroups('the task lifecycle end to end: deploy over HTTP, start, crash and 
   t.is(reattached.restarts, 1)
 
   // Rebuild to v2 in place: the same container, a new process serving v2.
-  h.fake.command = run({ version: 'v2', dataVersion: 'd1', tasks: [webTask(`${h.baseUrl}/v2.tgz`, v2), worker] })
+  const data = (sha256: string, name: string): Partial<TaskDescription> => ({ dataPackage: { url: `${h.baseUrl}/${name}`, sha256 }, reloadCommand: 'cat data/greeting > reloaded' })
+  h.fake.command = run({ version: 'v2', dataVersion: 'd1', tasks: [webTask(`${h.baseUrl}/v2.tgz`, v2, data(d1, 'd1.tgz')), worker] })
   web = await h.waitTask('web', task => task.phase === 'running' && task.version === 'v2' && task.health === 'healthy', 'web rebuilt to v2')
   t.not(web.pid, reattached.pid)
   t.is(web.restarts, 0, 'a rebuild starts the restart count afresh')
   t.is(await (await fetch(`http://127.0.0.1:${h.port}/`)).text(), 'v2')
+  t.is(readFileSync(join(webDir, 'data', 'greeting'), 'utf8'), 'd1', 'the data package is unpacked on deploy')
+
+  // A new data version: the data package is fetched again and the reload command run; the process stays.
+  h.fake.command = run({ version: 'v2', dataVersion: 'd2', tasks: [webTask(`${h.baseUrl}/v2.tgz`, v2, data(d2, 'd2.tgz')), worker] })
+  const reloaded = await h.waitTask('web', task => task.reload === 'reloaded', 'web reloaded')
+  t.is(reloaded.pid, web.pid, 'a reload keeps the process')
+  t.is(readFileSync(join(webDir, 'reloaded'), 'utf8'), 'd2', 'the reload command saw the new data')
 
   // A graceful stop: the worker ignores SIGTERM, its stop command ends it with exit 0 long before the timeout.
   const stopAt = Date.now()

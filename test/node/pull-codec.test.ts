@@ -40,6 +40,7 @@ test('every command survives the wire; empty optional fields come back absent', 
         tasks: [{
           name: 'web' as TaskId,
           package: { url: 'http://127.0.0.1:1/a.tgz', sha256: 'ab'.repeat(32) },
+          dataPackage: { url: 'http://127.0.0.1:1/d.tgz', sha256: undefined },
           deployCommand: './setup',
           startCommand: './server',
           stopCommand: undefined,
@@ -49,7 +50,7 @@ test('every command survives the wire; empty optional fields come back absent', 
           health: { port: 'http', command: undefined, intervalMs: 5000, timeoutMs: 1000, failures: 3, graceMs: 10_000 },
           env: { A: '1' }
         }, {
-          name: 'side' as TaskId, package: undefined, deployCommand: undefined, startCommand: 'sleep 1', stopCommand: undefined, reloadCommand: undefined,
+          name: 'side' as TaskId, package: undefined, dataPackage: undefined, deployCommand: undefined, startCommand: 'sleep 1', stopCommand: undefined, reloadCommand: undefined,
           stopTimeoutMs: 0, restart: { mode: 'never', attempts: 0, windowMs: 0, initialDelayMs: 0, maxDelayMs: 0 }, health: undefined, env: {}
         }]
       }

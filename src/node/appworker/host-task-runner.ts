@@ -61,6 +61,7 @@ export class HostTaskRunner implements TaskRunner {
     } else {
       await fetchPackage(task.package, { downloadDir: join(this.paths.state, 'downloads'), targetDir: dir }, packageDefaults)
     }
+    await this.fetchData(task)
     if (task.deployCommand !== undefined) await this.runCommand(task, 'deploy', task.deployCommand, dataVersion, taskRunnerLimits.commandTimeoutMs)
   }
 
@@ -129,8 +130,15 @@ export class HostTaskRunner implements TaskRunner {
   }
 
   async reload (task: TaskDescription, dataVersion: string): Promise<void> {
+    await this.fetchData(task)
     if (task.reloadCommand === undefined) return
     await this.runCommand(task, 'reload', task.reloadCommand, dataVersion, taskRunnerLimits.commandTimeoutMs)
+  }
+
+  /** Unpacks the task's data package into `<task>/data` (after the task's own package, which replaces the task dir). */
+  private async fetchData (task: TaskDescription): Promise<void> {
+    if (task.dataPackage === undefined) return
+    await fetchPackage(task.dataPackage, { downloadDir: join(this.paths.state, 'downloads'), targetDir: join(this.taskDir(task.name), 'data') }, packageDefaults)
   }
 
   async rotateLogs (): Promise<void> {

@@ -142,6 +142,8 @@ function toTaskMessage (task: TaskDescription): galaxy.TaskDescription.$Properti
     name: task.name,
     packageUrl: task.package?.url ?? '',
     packageSha256: task.package?.sha256 ?? '',
+    dataPackageUrl: task.dataPackage?.url ?? '',
+    dataPackageSha256: task.dataPackage?.sha256 ?? '',
     deployCommand: task.deployCommand ?? '',
     startCommand: task.startCommand,
     stopCommand: task.stopCommand ?? '',
@@ -178,9 +180,11 @@ function fromTaskMessage (task: galaxy.TaskDescription.$Properties): TaskDescrip
   const restart = task.restart
   if (restart === undefined || restart === null) throw new DecodeError(`task ${task.name ?? ''}: no restart policy`)
   const url = task.packageUrl ?? ''
+  const dataUrl = task.dataPackageUrl ?? ''
   return {
     name: (task.name ?? '') as TaskId,
     package: url === '' ? undefined : { url, sha256: optional(task.packageSha256 ?? '') },
+    dataPackage: dataUrl === '' ? undefined : { url: dataUrl, sha256: optional(task.dataPackageSha256 ?? '') },
     deployCommand: optional(task.deployCommand ?? ''),
     startCommand: task.startCommand ?? '',
     stopCommand: optional(task.stopCommand ?? ''),

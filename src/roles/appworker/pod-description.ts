@@ -28,11 +28,22 @@ export interface HealthCheck {
   readonly graceMs: number
 }
 
+/** Where a package is: an absolute path, `file://` or `http(s)://`; its sha256 is checked when given. */
+export interface PackageSource {
+  readonly url: string
+  readonly sha256?: string | undefined
+}
+
 /** One task of a pod. Commands are `/bin/sh -c` lines run in the pod's workspace. */
 export interface TaskDescription {
   readonly name: TaskId
   /** A tar.gz unpacked into the task's directory before the deploy command; none for a task that needs no files. */
-  readonly package?: { readonly url: string, readonly sha256?: string | undefined } | undefined
+  readonly package?: PackageSource | undefined
+  /**
+   * A tar.gz of data, unpacked into the task's `data` dir on deploy and again, before the reload
+   * command, whenever the pod's data version changes (the process keeps running).
+   */
+  readonly dataPackage?: PackageSource | undefined
   readonly deployCommand?: string | undefined
   readonly startCommand: string
   /** Run first when the task is stopped; then SIGTERM, then SIGKILL after `stopTimeoutMs`. */
@@ -85,8 +96,8 @@ function checkTask (task: TaskDescription, portNames: readonly string[]): string
   for (const command of [task.startCommand, task.deployCommand, task.stopCommand, task.reloadCommand, task.health?.command]) {
     if (command !== undefined && command.length > podLimits.maxCommandBytes) return `a command is longer than ${podLimits.maxCommandBytes} bytes`
   }
-  if (task.package !== undefined && task.package.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(task.package.sha256)) {
-    return 'the package sha256 must be 64 lower-case hex digits'
+  for (const [source, what] of [[task.package, 'package'], [task.dataPackage, 'data package']] as const) {
+    if (source !== undefined && source.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(source.sha256)) return `the ${what} sha256 must be 64 lower-case hex digits`
   }
   if (!isCount(task.stopTimeoutMs) || task.stopTimeoutMs > podLimits.maxStopTimeoutMs) return `the stop timeout must be 0 to ${podLimits.maxStopTimeoutMs} ms`
   const restart = task.restart

@@ -187,7 +187,8 @@ function planRunning (state: TaskState, target: TaskTarget, nowMs: number): { st
     actions.push({ type: 'probe', task: target.task, health })
   }
   if (target.dataVersion !== state.dataVersion && state.reload !== 'reloading') {
-    if (target.task.reloadCommand === undefined) {
+    if (target.task.reloadCommand === undefined && target.task.dataPackage === undefined) {
+      // Nothing to fetch or run: the new data version is taken as is.
       next = { ...next, dataVersion: target.dataVersion, reload: 'reloaded' }
     } else {
       next = { ...next, dataVersion: target.dataVersion, reload: 'reloading' }

@@ -178,7 +178,7 @@ test('health: no probe before the grace, unhealthy after the failures in a row, 
   t.is(state.health, 'healthy')
 })
 
-test('a new data version reloads a running task; without a reload command it is taken as is', t => {
+test('a new data version reloads a running task; without a reload command or data package it is taken as is', t => {
   let [state, actions] = plan(running(), target(web, { dataVersion: 'd2' }), 100)
   t.deepEqual(actions, [], 'no reload command')
   t.is(state.dataVersion, 'd2')
@@ -190,6 +190,9 @@ test('a new data version reloads a running task; without a reload command it is 
   t.deepEqual(actions, [], 'reloaded once')
   t.is(applyTaskEvent(state, { type: 'reloadFailed', message: 'exit 2' }, 300).message, 'reload failed: exit 2')
   t.is(applyTaskEvent(state, { type: 'reloaded' }, 300).phase, 'running', 'the process is kept')
+  const withData = { ...web, dataPackage: { url: 'http://127.0.0.1:1/data.tgz' }, health: undefined };
+  [state, actions] = plan(running(withData), target(withData, { dataVersion: 'd2' }), 100)
+  t.deepEqual(actions, ['reload'], 'a data package alone is fetched again')
 })
 
 test('the pod phase sums its tasks up', t => {
