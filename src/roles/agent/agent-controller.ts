@@ -77,8 +77,16 @@ export const agentTimings = {
 /** Why a container whose root process ended is failed. */
 const appWorkerDied = 'its AppWorker died'
 
-/** The pod phases after which a stopping container has nothing left running. */
-const stoppedPhases: ReadonlySet<string> = new Set(['stopped', 'finished', 'failed', 'pending'])
+/** The task phases in which a task has no process and starts none. */
+const quietTaskPhases: ReadonlySet<string> = new Set(['pending', 'stopped', 'finished', 'failed'])
+
+/**
+ * Whether a pod has nothing left running: every task is quiet. Decided from the tasks, not the
+ * pod's phase, which says `failed` as soon as one task failed while others may still be stopping.
+ */
+function isQuiet (status: PodStatus): boolean {
+  return status.phase !== 'stopping' && status.tasks.every(task => quietTaskPhases.has(task.phase))
+}
 
 /**
  * The agent's thin controller: every second (or when kicked) it reads the placements of this
@@ -230,12 +238,12 @@ export class AgentController {
         await this.save({ ...record, state: 'dead', message: appWorkerDied })
       }
     }
-    // Unreadable placements: everything running is wanted as it is.
-    const wanted = placements ?? [...this.records.values()].filter(record => record.state === 'running').map(record => record.placement)
+    // Unreadable placements: every container is wanted as it is (a failed one stays failed).
+    const wanted = placements ?? [...this.records.values()].map(record => record.placement)
     const byId = new Map(wanted.map(placement => [placement.container, placement]))
     const nowMs = this.components.clock.wallMs()
     const actions = reconcileContainers(wanted.map(desiredOf), [...this.records.values()].map(record => this.actualOf(record, nowMs)), capacity)
-    for (const id of this.refused.keys()) if (!byId.has(id) || this.records.has(id)) this.refused.delete(id)
+    if (placements !== undefined) for (const id of this.refused.keys()) if (!byId.has(id) || this.records.has(id)) this.refused.delete(id)
     for (const action of actions) {
       try {
         await this.apply(action, byId)
@@ -327,10 +335,9 @@ export class AgentController {
       this.components.logger.warn('a pull from a process that is not the container\'s AppWorker', { container: id, pid: pull.appWorkerPid })
       return { type: 'wait' }
     }
-    const before = this.statuses.get(id)?.status.phase
     this.statuses.set(id, { status: pull.status, atMs: this.components.clock.wallMs() })
     if (record.state === 'stopping') {
-      if (stoppedPhases.has(pull.status.phase) && before !== pull.status.phase) this.kick()
+      if (isQuiet(pull.status)) this.kick()
       return { type: 'stop' }
     }
     if (record.state === 'running') return { type: 'run', pod: record.placement.description }
@@ -339,7 +346,7 @@ export class AgentController {
 
   private actualOf (record: ContainerRecord, nowMs: number): ActualContainer {
     const pulled = this.statuses.get(record.placement.container)
-    const stopped = record.state === 'stopping' && pulled !== undefined && pulled.atMs >= (record.stopSinceMs ?? Infinity) && stoppedPhases.has(pulled.status.phase)
+    const stopped = record.state === 'stopping' && pulled !== undefined && pulled.atMs >= (record.stopSinceMs ?? Infinity) && isQuiet(pulled.status)
     return {
       ...desiredOf(record.placement),
       state: record.state,

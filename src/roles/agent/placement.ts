@@ -1,3 +1,4 @@
+import { checkPortNumbers, checkVolumes } from '../../lib/container-rules.js'
 import { parseContainerId, parseJobId, parsePodId, type ContainerId, type JobId, type NodeId, type PodId, type TaskId } from '../../lib/ids.js'
 import { checkPodDescription, type PodDescription } from '../appworker/pod-description.js'
 import type { Request } from './allocation.js'
@@ -78,6 +79,8 @@ export function checkPlacement (placement: Placement): string | undefined {
   for (const kind of placement.namespaces) {
     if (!(placementNamespaces as readonly string[]).includes(kind)) return `unknown namespace "${kind}" (known: ${placementNamespaces.join(', ')})`
   }
+  const layout = checkVolumes(placement.volumes) ?? checkPortNumbers(placement.ports)
+  if (layout !== undefined) return layout
   if (!isCount(placement.diskBytes)) return 'disk must be a whole number of bytes'
   const described = new Set(placement.description.tasks.map(task => task.name))
   const enveloped = new Set<string>()

@@ -1,3 +1,4 @@
+import { checkPortNumbers, checkVolumes } from '../../lib/container-rules.js'
 import { parseContainerId, parseTaskId, type ContainerId, type TaskId } from '../../lib/ids.js'
 import type { CgroupLimits } from '../cgroup/cgroup-limits.js'
 import type { NamespaceKind } from '../host/namespaces.js'
@@ -59,19 +60,5 @@ export function checkContainerSpec (spec: ContainerSpec): string | undefined {
     if (names.has(task.name)) return `task ${task.name} appears twice`
     names.add(task.name)
   }
-  const volumes = new Set<string>()
-  for (const volume of spec.volumes) {
-    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(volume.name)) return `volume name "${volume.name}" must use lower-case letters, digits and inner dashes`
-    if (volumes.has(volume.name)) return `volume ${volume.name} appears twice`
-    volumes.add(volume.name)
-    if (volume.kind === 'tmpfs' && !(Number.isSafeInteger(volume.sizeBytes) && volume.sizeBytes > 0)) return `tmpfs volume ${volume.name} needs a size above 0`
-    if (volume.kind === 'host' && !volume.hostPath.startsWith('/')) return `host volume ${volume.name} needs an absolute path, not "${volume.hostPath}"`
-  }
-  const ports = new Set<number>()
-  for (const port of spec.ports) {
-    if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65_535) return `port ${port.name} must be between 1 and 65535`
-    if (ports.has(port.port)) return `port ${port.port} is reserved twice`
-    ports.add(port.port)
-  }
-  return undefined
+  return checkVolumes(spec.volumes) ?? checkPortNumbers(spec.ports)
 }
