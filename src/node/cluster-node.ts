@@ -278,6 +278,11 @@ export class ClusterNode implements RouterNode {
     return { report: this.agentRole.report(), containers: this.agentRole.containers() }
   }
 
+  agentLogs (container: string, call: ApiCall): ApiReply {
+    if (this.agentRole === undefined) throw new ApiFailure('ERR_NOT_FOUND', `node ${this.options.name} does not run the agent role`)
+    return this.agentRole.logs(container, call.query, call.signal)
+  }
+
   async forward (call: ApiCall, to: 'leader' | 'voter'): Promise<ApiReply> {
     if (call.hops >= forwardLimits.maxHops) throw new ApiFailure('ERR_NO_LEADER', `the request passed through ${call.hops} nodes without reaching ${to === 'leader' ? 'the leader' : 'a voting seed'}`)
     const deadline = performance.now() + this.requestTimeoutMs

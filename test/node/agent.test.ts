@@ -24,11 +24,11 @@ const isolation = await detectIsolation()
 const needsCgroups = testIf(isolation.level === 'full', `root and cgroups (${isolation.reasons.join('; ')})`, { serial: true })
 const mib = 1024 * 1024
 
-/** A task that writes its pid, and on SIGTERM writes `stopped` and exits 0. */
+/** A task that says it started and writes its pid, and on SIGTERM says so, writes `stopped` and exits 0. */
 function task (name: string, extra: Partial<TaskDescription> = {}): TaskDescription {
   return {
     name: name as TaskId,
-    startCommand: 'echo $$ > pid; trap \'echo stopped > stopped; exit 0\' TERM; while true; do sleep 0.1; done',
+    startCommand: 'echo started $$; echo $$ > pid; trap \'echo stopping; echo stopped > stopped; exit 0\' TERM; while true; do sleep 0.1; done',
     stopTimeoutMs: 5000,
     restart: { mode: 'always', attempts: 3, windowMs: 60_000, initialDelayMs: 100, maxDelayMs: 1000 },
     env: {},
@@ -119,7 +119,7 @@ async function startNode (t: ExecutionContext): Promise<{ cluster: ProcessCluste
   return { cluster, node, client, id }
 }
 
-needsCgroups('a placement becomes a running pod, a new version is rebuilt in place, and a removed one stops gracefully and leaves nothing behind', async t => {
+needsCgroups('a placement becomes a running pod whose log the node streams, a new version is rebuilt in place, and a removed one stops gracefully and leaves nothing behind', async t => {
   t.timeout(90_000)
   const { node, client, id } = await startNode(t)
   await client.put(placementKey(id, 'c1' as ContainerId), encodePlacement(placement('c1')))
@@ -135,8 +135,24 @@ needsCgroups('a placement becomes a running pod, a new version is rebuilt in pla
   t.is(body.report.allocated.cpuMillicores, 100)
   t.is(body.report.allocated.memoryBytes, 64 * mib)
 
+  // The task's output, from the node: what is there, then (following) what comes.
+  const decoder = new TextDecoder()
+  let logged = ''
+  for await (const chunk of client.logs('c1')) logged += decoder.decode(chunk)
+  t.is(logged, `started ${taskPid}\n`)
+  const following = new AbortController()
+  let followed = ''
+  const follow = (async () => { for await (const chunk of client.logs('c1', { task: 'web', follow: true, signal: following.signal })) followed += decoder.decode(chunk) })()
+  await t.throwsAsync(client.logs('c1', { task: 'nope' }).next(), { message: /container c1 has no task "nope" \(it has web\)/ })
+  await t.throwsAsync(client.logs('c9').next(), { message: /this node has no container c9/ })
+
   await client.put(placementKey(id, 'c1' as ContainerId), encodePlacement(placement('c1', 'v2')))
   body = await waitAgent(client, runningAt('c1', 'v2'), 'c1 rebuilt to v2')
+  const deadline = Date.now() + 5000
+  while (!/started \d+\n$/.test(followed.slice(`started ${taskPid}\n`.length)) && Date.now() < deadline) await sleep(50)
+  following.abort()
+  await follow
+  t.regex(followed, new RegExp(`^started ${taskPid}\nstopping\nstarted \\d+\n$`), 'the follower saw v1 stop and v2 start')
   const rebuilt = find(body, 'c1') as Container
   t.is(rebuilt.root?.pid, appWorker, 'the same container and AppWorker')
   t.not(rebuilt.status?.tasks[0]?.pid, taskPid, 'the task was started again for v2')

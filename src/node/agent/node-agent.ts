@@ -1,14 +1,18 @@
 import { join } from 'node:path'
-import type { NodeId } from '../../lib/ids.js'
+import type { NodeId, TaskId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
 import { AgentController, type ContainerRecord } from '../../roles/agent/agent-controller.js'
 import type { AgentReport } from '../../roles/agent/agent-report.js'
 import type { Resources } from '../../roles/agent/allocation.js'
 import type { PodStatus } from '../../roles/appworker/pod-status.js'
 import { ContainerRuntime } from '../../runtime/container/container-runtime.js'
+import { taskLogPath } from '../../runtime/container/container-spec.js'
 import { detectIsolation } from '../../runtime/container/isolation.js'
+import { followLog } from '../../runtime/process/log-follow.js'
+import { defaultTailBytes, maxTailBytes } from '../../runtime/process/log-file.js'
 import { systemClock } from '../../runtime/system-clock.js'
 import type { ApiCall, ApiReply } from '../api/call.js'
+import { ApiFailure } from '../api/router.js'
 import type { NodeCapacity } from '../gossip/liveness.js'
 import { galaxyCommand } from '../self-command.js'
 import { LevelContainerDb } from './container-db.js'
@@ -80,6 +84,25 @@ export class NodeAgent {
 
   containers (): AgentContainer[] {
     return this.controller.containers().map(record => ({ ...record, status: this.controller.podStatus(record.placement.container) ?? null }))
+  }
+
+  /**
+   * A task's log as a stream: `task` (default the first), `stream` stdout or stderr, the last
+   * `tail` bytes (default 64 KiB), then with `follow=1` what is appended until the caller leaves.
+   */
+  logs (container: string, query: URLSearchParams, signal: AbortSignal): ApiReply {
+    const record = this.controller.containers().find(candidate => candidate.placement.container === container)
+    if (record === undefined) throw new ApiFailure('ERR_NOT_FOUND', `this node has no container ${container}`)
+    const tasks = record.placement.description.tasks.map(task => task.name)
+    const task = query.get('task') ?? tasks[0] ?? ''
+    if (!(tasks as readonly string[]).includes(task)) throw new ApiFailure('ERR_NOT_FOUND', `container ${container} has no task "${task}" (it has ${tasks.join(', ')})`)
+    const stream = query.get('stream') ?? 'stdout'
+    if (stream !== 'stdout' && stream !== 'stderr') throw new ApiFailure('ERR_BAD_REQUEST', `stream must be stdout or stderr, not "${stream}"`)
+    const tail = Number(query.get('tail') ?? defaultTailBytes)
+    if (!Number.isSafeInteger(tail) || tail < 0 || tail > maxTailBytes) throw new ApiFailure('ERR_BAD_REQUEST', `tail must be 0 to ${maxTailBytes} bytes`)
+    const follow = query.get('follow') === '1' || query.get('follow') === 'true'
+    const path = taskLogPath(this.runtime.paths(record.placement.container), task as TaskId, stream)
+    return { status: 200, contentType: 'text/plain; charset=utf-8', stream: followLog(path, { tailBytes: tail, follow, signal }) }
   }
 
   /** Stops following placements; the containers and their AppWorkers keep running. */

@@ -166,6 +166,35 @@ export class ApiClient {
     return await this.json('GET', '/agent')
   }
 
+  /**
+   * `GET /agent/containers/<id>/logs`: a task's log on this node, the last `tail` bytes, then with
+   * `follow` what is appended, until `signal` aborts (quietly) or the node ends the stream.
+   */
+  async * logs (container: string, options: { task?: string, stream?: 'stdout' | 'stderr', tail?: number, follow?: boolean, signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    const query = { task: options.task, stream: options.stream, tail: options.tail, follow: flag(options.follow) }
+    let response: Response
+    try {
+      response = await this.send('GET', `/agent/containers/${encodeURIComponent(container)}/logs`, { query, timeoutMs: options.follow === true ? null : undefined, signal: options.signal })
+    } catch (error) {
+      if (options.signal?.aborted === true) return
+      throw error
+    }
+    const reader = response.body?.getReader()
+    if (reader === undefined) return
+    try {
+      while (true) {
+        const chunk = await reader.read().catch((error: unknown) => {
+          if (options.signal?.aborted === true) return { done: true as const, value: undefined }
+          throw this.transportError(error)
+        })
+        if (chunk.done) return
+        yield chunk.value
+      }
+    } finally {
+      reader.releaseLock()
+    }
+  }
+
   /** `GET /kv/<key>`: `kv` is null when the key does not exist. `stale` reads this node's copy without asking the leader. */
   async get (key: string, options: { stale?: boolean } = {}): Promise<GetResultBody> {
     return await this.json('GET', keyPath(key), { query: { stale: flag(options.stale) } })

@@ -22,6 +22,8 @@ export interface RouterNode {
   transferLeader(id: NodeId | undefined): Promise<NodeId>
   /** This node's agent: its report and its containers (never forwarded: each node answers for itself). */
   agent(): unknown
+  /** A task log of one of this node's containers, as a stream (see `GET /agent/containers/<id>/logs`). */
+  agentLogs(container: string, call: ApiCall): ApiReply
 }
 
 /** An API refusal with its stable code. */
@@ -63,6 +65,7 @@ export class ApiRouter {
     const parts = path.split('/').filter(part => part !== '')
     if (parts[0] !== 'v1') throw new ApiFailure('ERR_NOT_FOUND', `no such route: ${method} ${path}`)
     const [, section, ...rest] = parts
+    if (method === 'GET' && section === 'agent' && rest.length === 3 && rest[0] === 'containers' && rest[2] === 'logs') return this.node.agentLogs(decodeURIComponent(rest[1] ?? ''), call)
     const route = `${method} ${section ?? ''}${rest.length > 0 && section !== 'kv' ? `/${rest.join('/')}` : ''}`
     switch (route) {
       case 'GET status': return jsonReply(200, await this.local(call, 'voter', () => this.node.status()))

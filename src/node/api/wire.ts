@@ -11,6 +11,8 @@
  *   GET    /members                         → { members: MemberBody[] }
  *   GET    /nodes                           → { nodes: NodeBody[] }
  *   GET    /agent                           → AgentBody: this node's agent (404 on a node without the role)
+ *   GET    /agent/containers/<id>/logs[?task=T][&stream=stdout|stderr][&tail=BYTES][&follow=1]
+ *                                            → text/plain stream of a task's log on this node
  *   GET    /kv/<key>[?stale=1]              → { kv: KeyValueBody | null, revision }
  *   GET    /kv?prefix=P[&after=K][&limit=N][&stale=1] → { items: KeyValueBody[], more, revision }
  *   PUT    /kv/<key>  { value, lease? }     → { revision }

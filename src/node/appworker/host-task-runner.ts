@@ -9,7 +9,7 @@ import { isCoreSignal, type TaskExit } from '../../roles/appworker/restart-polic
 import type { TaskProcess } from '../../roles/appworker/task-machine.js'
 import type { ContainerRuntime } from '../../runtime/container/container-runtime.js'
 import { taskIdVariable } from '../../runtime/container/container-runtime.js'
-import type { ContainerPaths, ContainerSpec } from '../../runtime/container/container-spec.js'
+import { taskLogPath, type ContainerPaths, type ContainerSpec } from '../../runtime/container/container-spec.js'
 import { probeCommand, probeTcp } from '../../runtime/health/probes.js'
 import { fetchPackage, packageDefaults } from '../../runtime/package/fetch-package.js'
 import { killQuietly } from '../../runtime/process/kill-quietly.js'
@@ -150,7 +150,7 @@ export class HostTaskRunner implements TaskRunner {
     let files = this.logs.get(name)
     if (files === undefined) {
       const limits = { maxBytes: taskRunnerLimits.logMaxBytes, keep: taskRunnerLimits.logFilesKept }
-      files = [new LogFile(join(this.paths.logs, `${name}.out.log`), limits), new LogFile(join(this.paths.logs, `${name}.err.log`), limits)]
+      files = [new LogFile(taskLogPath(this.paths, name, 'stdout'), limits), new LogFile(taskLogPath(this.paths, name, 'stderr'), limits)]
       this.logs.set(name, files)
     }
     return files

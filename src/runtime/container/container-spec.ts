@@ -37,6 +37,11 @@ export function containerPaths (containersDir: string, id: ContainerId): Contain
   return { root, workspace: `${root}/workspace`, volumes: `${root}/volumes`, logs: `${root}/logs`, state: `${root}/state` }
 }
 
+/** The file a task's standard output or error is appended to. */
+export function taskLogPath (paths: ContainerPaths, task: TaskId, stream: 'stdout' | 'stderr'): string {
+  return `${paths.logs}/${task}.${stream === 'stdout' ? 'out' : 'err'}.log`
+}
+
 /** The leaf cgroups of a container: its root process, or one of its tasks. */
 export type CgroupLeaf = { readonly kind: 'root' } | { readonly kind: 'task', readonly task: TaskId }
 
