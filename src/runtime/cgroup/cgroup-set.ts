@@ -2,7 +2,7 @@ import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/prom
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GalaxyError } from '../../lib/errors.js'
-import type { ControllerPlacement } from '../host/cgroup-layout.js'
+import type { ControllerPlacement, GalaxyController } from '../host/cgroup-layout.js'
 import { killQuietly } from '../process/kill-quietly.js'
 import { cgroupDirs, limitWrites, v2SubtreeControllers, type CgroupDir, type CgroupLimits } from './cgroup-limits.js'
 import { keyedCounters, usageFiles, usageFrom, type CgroupUsage } from './cgroup-usage.js'
@@ -20,7 +20,7 @@ export class CgroupError extends GalaxyError {
 export const cgroupLimits = {
   /** How long killing every process of a cgroup may take before it is an error. */
   killTimeoutMs: 10_000,
-  /** How long a v1 freezer may take to report FROZEN. */
+  /** How long a freezer may take to report every process frozen. */
   freezeTimeoutMs: 2_000,
   pollMs: 20
 } as const
@@ -76,22 +76,25 @@ export class CgroupSet {
     return [...pids].sort((a, b) => a - b)
   }
 
-  /** What the cgroup (with its descendants) has used. */
+  /**
+   * What the cgroup (with its descendants) has used. Each v1 control file is read only in the
+   * hierarchy of its controller (a v2 directory holds them all), all at once: an agent reads this
+   * for every container, and a file tried where it cannot be costs a failed open.
+   */
   async usage (): Promise<CgroupUsage> {
     const files = new Map<string, string>()
-    for (const cgroup of this.dirs) {
-      for (const file of usageFiles[cgroup.version]) {
+    await Promise.all(this.dirs.flatMap(cgroup => usageFiles[cgroup.version]
+      .filter(file => cgroup.version === 'v2' || cgroup.controllers.includes(controllerOfFile(file)))
+      .map(async file => {
         const text = await readFile(join(cgroup.dir, file), 'utf8').catch(() => undefined)
         if (text !== undefined) files.set(file, text)
-      }
-      // v1 counts OOM kills per cgroup, not per subtree (v2's memory.events does): add the descendants'.
-      if (cgroup.version === 'v1' && cgroup.controllers.includes('memory')) {
-        let kills = 0
-        for (const dir of await subtree(cgroup.dir)) {
-          kills += keyedCounters(await readFile(join(dir, 'memory.oom_control'), 'utf8').catch(() => '')).get('oom_kill') ?? 0
-        }
-        files.set('memory.oom_control', `oom_kill ${kills}\n`)
-      }
+      })))
+    // v1 counts OOM kills per cgroup, not per subtree (v2's memory.events does): add the descendants'.
+    const v1Memory = this.dirs.find(cgroup => cgroup.version === 'v1' && cgroup.controllers.includes('memory'))
+    if (v1Memory !== undefined) {
+      const counts = await Promise.all((await subtree(v1Memory.dir)).map(async dir =>
+        keyedCounters(await readFile(join(dir, 'memory.oom_control'), 'utf8').catch(() => '')).get('oom_kill') ?? 0))
+      files.set('memory.oom_control', `oom_kill ${counts.reduce((sum, kills) => sum + kills, 0)}\n`)
     }
     return usageFrom(files)
   }
@@ -147,20 +150,32 @@ export class CgroupSet {
     return await writeFile(join(v2.dir, 'cgroup.kill'), '1').then(() => true, () => false)
   }
 
-  /** Freezes or thaws the cgroup; false when this host has no freezer for it. */
+  /**
+   * Freezes or thaws the cgroup; false when this host has no freezer for it. A freeze waits (up to
+   * `freezeTimeoutMs`) until the kernel says every process is frozen: v1's `freezer.state` reads
+   * FROZEN, v2's `cgroup.events` says `frozen 1`.
+   */
   private async freeze (frozen: boolean): Promise<boolean> {
     const freezer = this.dirs.find(cgroup => cgroup.controllers.includes('freezer'))
     if (freezer === undefined) return false
-    if (freezer.version === 'v2') return await writeFile(join(freezer.dir, 'cgroup.freeze'), frozen ? '1' : '0').then(() => true, () => false)
-    const state = join(freezer.dir, 'freezer.state')
-    if (!await writeFile(state, frozen ? 'FROZEN' : 'THAWED').then(() => true, () => false)) return false
+    const v2 = freezer.version === 'v2'
+    const control = join(freezer.dir, v2 ? 'cgroup.freeze' : 'freezer.state')
+    if (!await writeFile(control, v2 ? (frozen ? '1' : '0') : (frozen ? 'FROZEN' : 'THAWED')).then(() => true, () => false)) return false
+    const isFrozen = async (): Promise<boolean> => v2
+      ? /^frozen 1$/m.test(await readFile(join(freezer.dir, 'cgroup.events'), 'utf8').catch(() => ''))
+      : (await readFile(control, 'utf8').catch(() => '')).trim() === 'FROZEN'
     const deadline = performance.now() + cgroupLimits.freezeTimeoutMs
     while (frozen && performance.now() < deadline) {
-      if ((await readFile(state, 'utf8').catch(() => '')).trim() === 'FROZEN') break
+      if (await isFrozen()) break
       await sleep(cgroupLimits.pollMs / 4)
     }
     return true
   }
+}
+
+/** The controller a usage file belongs to: its name up to the first dot. */
+function controllerOfFile (file: string): GalaxyController {
+  return file.slice(0, file.indexOf('.')) as GalaxyController
 }
 
 /** On v2, a cgroup's controllers must be enabled in every ancestor's `cgroup.subtree_control`. */
