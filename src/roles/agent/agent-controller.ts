@@ -70,6 +70,8 @@ export interface PullRelay {
 /** Named periods and bounds of the agent. */
 export const agentTimings = {
   reconcileMs: 1000,
+  /** How often every container's cgroups and the host's disk are read, apart from the steps. */
+  measureMs: 5000,
   /** Beyond its tasks' stop timeouts, the time a stopping pod gets for its pulls and stop commands. */
   stopGraceMs: 10_000
 } as const
@@ -103,6 +105,8 @@ export class AgentController {
   private readonly samples = new Map<ContainerId, { cpuUs: number, atMs: number, cpuMillicores: number, memoryBytes: number }>()
   private facts: HostFacts = { diskFreeBytes: 0, diskTotalBytes: 0, missingCgroups: [] }
   private timer: Timer | undefined
+  private measureTimer: Timer | undefined
+  private measuring: Promise<void> = Promise.resolve()
   private running = false
   private queued = false
   private stepping: Promise<void> = Promise.resolve()
@@ -141,13 +145,16 @@ export class AgentController {
     this.facts = await host.facts()
     this.running = true
     this.tick()
+    this.measureTimer = this.components.clock.setTimer(agentTimings.measureMs, () => { this.measureNow() })
   }
 
   /** Stops the loop; containers and their AppWorkers keep running. */
   async stop (): Promise<void> {
     this.running = false
     this.timer?.cancel()
+    this.measureTimer?.cancel()
     await this.stepping
+    await this.measuring
     for (const id of this.records.keys()) await this.components.relay.close(id).catch(() => undefined)
   }
 
@@ -163,9 +170,10 @@ export class AgentController {
     })
   }
 
-  /** Waits for the step in flight (tests and benchmarks). */
+  /** Waits for the step and the measuring in flight (tests and benchmarks). */
   async settled (): Promise<void> {
     await this.stepping
+    await this.measuring
   }
 
   /** The container records, for the node's API. */
@@ -251,7 +259,6 @@ export class AgentController {
         logger.error('agent action failed', { action: action.type, container: action.id, error: (error as Error).message })
       }
     }
-    await this.measure()
   }
 
   private async apply (action: AgentAction, wanted: ReadonlyMap<ContainerId, Placement>): Promise<void> {
@@ -352,6 +359,19 @@ export class AgentController {
       state: record.state,
       stopDone: stopped || (record.state === 'stopping' && nowMs >= (record.stopDeadlineMs ?? 0))
     }
+  }
+
+  /**
+   * Measures now, then again every `measureMs`: on its own timer, not in the step queue, so that a
+   * new placement never waits behind reading a hundred containers' cgroups.
+   */
+  private measureNow (): void {
+    if (!this.running) return
+    this.measuring = this.measure().catch(error => {
+      this.components.logger.warn('measuring containers failed', { error: (error as Error).message })
+    }).finally(() => {
+      if (this.running) this.measureTimer = this.components.clock.setTimer(agentTimings.measureMs, () => { this.measureNow() })
+    })
   }
 
   /** Reads every container's cgroups and the host's facts, for the report. */

@@ -52,7 +52,7 @@ export const appWorkerLimits = {
 } as const
 
 /**
- * The AppWorker's thin controller: pulls a command every second (sending the pod's status),
+ * The AppWorker's thin controller: pulls a command every second, and at once when the pod's status changed (sending it),
  * turns it into a target per task, and runs what `planTask` says, feeding each outcome back as an
  * event. Its state is saved after every change, so that a restarted AppWorker re-attaches to the
  * processes it had started instead of starting them again. A node that cannot be reached changes
@@ -69,6 +69,8 @@ export class AppWorkerController {
   private queued = false
   private stepping: Promise<void> = Promise.resolve()
   private lastPullMs = -Infinity
+  /** What the last pull told of the pod, without its times (see `statusShape`). */
+  private pulledShape = ''
   private lastRotateMs = 0
   private pulling = false
   private readonly actionsInFlight = new Set<Promise<void>>()
@@ -137,7 +139,9 @@ export class AppWorkerController {
 
   private async step (): Promise<void> {
     const nowMs = this.nowMs()
-    if (!this.pulling && nowMs - this.lastPullMs >= appWorkerLimits.pullIntervalMs) {
+    // A change of the pod's status is told at once (the next tick), not at the next interval.
+    const due = nowMs - this.lastPullMs >= appWorkerLimits.pullIntervalMs || statusShape(this.status()) !== this.pulledShape
+    if (!this.pulling && due) {
       this.lastPullMs = nowMs
       this.pulling = true
       void this.pull().finally(() => { this.pulling = false })
@@ -189,8 +193,10 @@ export class AppWorkerController {
 
   private async pull (): Promise<void> {
     let command: PodCommand
+    const status = this.status()
+    this.pulledShape = statusShape(status)
     try {
-      command = await this.components.source.pull(this.status())
+      command = await this.components.source.pull(status)
     } catch (error) {
       this.components.logger.warn('pull failed', { error: (error as Error).message })
       return
@@ -278,4 +284,10 @@ function resumed (task: TaskState): TaskState {
     case 'starting': return { ...task, phase: 'deployed' }
     default: return { ...task, probing: false, reload: task.reload === 'reloading' ? 'failed' : task.reload }
   }
+}
+
+/** What a status says, without its times: a pull is made early when this changes. */
+function statusShape (status: PodStatus): string {
+  return JSON.stringify([status.phase, status.version, status.dataVersion, status.healthy, status.message,
+    status.tasks.map(task => [task.name, task.phase, task.version, task.pid, task.restarts, task.health, task.reload, task.message])])
 }
