@@ -347,7 +347,9 @@ export class AgentController {
       if (isQuiet(pull.status)) this.kick()
       return { type: 'stop' }
     }
-    if (record.state === 'running') return { type: 'run', pod: record.placement.description }
+    // While `creating`, the AppWorker may pull before its start is recorded: only a process in
+    // the container can reach its socket, so it is this container's.
+    if (record.state === 'running' || record.state === 'creating') return { type: 'run', pod: record.placement.description }
     return { type: 'wait' }
   }
 

@@ -95,7 +95,11 @@ class FakeHost implements ContainerHost {
     if (this.failCreate !== undefined) throw new Error(this.failCreate)
   }
 
+  /** Called as the AppWorker starts, before the agent has recorded it: where its first pull can come. */
+  onStartRoot: ((placement: Placement) => void) | undefined
+
   async startRoot (placement: Placement): Promise<ProcessRef> {
+    this.onStartRoot?.(placement)
     const pid = this.nextPid++
     this.processes.set(pid, { startTicks: pid * 10, alive: true, container: placement.container })
     return { pid, startTicks: pid * 10 }
@@ -209,6 +213,16 @@ test('a new placement is recorded creating before the host makes it, then runnin
   t.is(record?.message, '')
   t.deepEqual(record?.root, { pid: 100, startTicks: 1000 })
   t.deepEqual(world.host.destroyed, [])
+})
+
+test('an AppWorker that pulls before its start is recorded is told to run already', async t => {
+  const world = node()
+  const early: PodCommand[] = []
+  world.host.onStartRoot = placement => { early.push(world.relay.pull(placement.container, 100, status('pending'))) }
+  world.source.placements = [placement('a')]
+  await world.controller.start()
+  await world.controller.settled()
+  t.deepEqual(early, [{ type: 'run', pod: placement('a').description }])
 })
 
 test('the relay answers the AppWorker\'s pull with run and the placement\'s description', async t => {
