@@ -129,7 +129,11 @@ needsCgroups('a placement becomes a running pod whose log the node streams, a ne
   const taskPid = first.status?.tasks[0]?.pid ?? 0
   t.true(await alive(appWorker))
   t.true(await alive(taskPid))
-  // The task runs in its own cgroup of the container, under this node's parent.
+  // The task runs in its own cgroup of the container, under this node's parent. (Its pid is
+  // reported as soon as it is spawned; the pid file it writes says that it runs its command.)
+  const pidFile = join(node.dataDir, 'containers', 'c1', 'workspace', 'web', 'pid')
+  for (const deadline = Date.now() + 10_000; !existsSync(pidFile) && Date.now() < deadline;) await sleep(20)
+  t.is(readFileSync(pidFile, 'utf8').trim(), String(taskPid))
   t.true(readFileSync(`/proc/${taskPid}/cgroup`, 'utf8').includes(`/${cgroupParentOf(id)}/c1/task-web`))
   t.is(body.report.isolation, 'full')
   t.is(body.report.allocated.cpuMillicores, 100)
