@@ -1,0 +1,88 @@
+import { assert } from '../../../lib/assert.js'
+import { SeededRng, shuffled } from '../../../lib/rng.js'
+import { firstFailure, freePorts, type NodeView } from './feasible.js'
+import { score } from './rank.js'
+import type { FilterName, PendingPod, Plan, PlannedPod, SchedulerSnapshot, UnplacedPod } from './snapshot.js'
+
+/** Named bounds of the scheduler. */
+export const schedulerLimits = {
+  /**
+   * How many feasible nodes are ranked for one pod (the best of them wins): Nomad's limit, which
+   * keeps a placement cheap on thousands of nodes at the cost of the perfect choice.
+   */
+  candidates: 8,
+  /** Where dynamic ports come from. */
+  portRange: { min: 20_000, max: 32_767 }
+} as const
+
+/**
+ * Places pending pods on nodes: most important first (priority, then job, then id); for each,
+ * nodes are visited in a seeded random order, continuing where the last pod stopped, through the
+ * filters of `firstFailure` until `candidates` feasible ones are found, and the best by `score`
+ * takes it. What a plan places counts for the pods after it. A pod no node can take has, per
+ * filter, how many nodes it excluded (every node was visited). Pure: the same snapshot, pods and
+ * seed give the same plan, and the inputs are never changed.
+ */
+export function schedule (snapshot: SchedulerSnapshot, pending: readonly PendingPod[], options: { readonly seed: number, readonly candidates?: number }): Plan {
+  const candidates = options.candidates ?? schedulerLimits.candidates
+  assert(Number.isSafeInteger(candidates) && candidates >= 1, 'the scheduler ranks at least one candidate', { candidates })
+  const range = schedulerLimits.portRange
+  const views: NodeView[] = snapshot.nodes.map(node => ({
+    id: node.id,
+    pool: node.pool,
+    labels: node.labels,
+    liveness: node.liveness,
+    health: node.health,
+    allocatable: node.allocatable,
+    allocated: node.allocated,
+    ports: new Set(node.ports),
+    podsPerJob: new Map(Object.entries(node.podsPerJob))
+  }))
+  const order = shuffled(new SeededRng(options.seed), views)
+  const count = order.length
+  let cursor = 0
+  const placed: PlannedPod[] = []
+  const unplaced: UnplacedPod[] = []
+  const pods = [...pending].sort((a, b) => a.priority - b.priority || compare(a.job, b.job) || compare(a.id, b.id))
+  for (const pod of pods) {
+    const excluded: Partial<Record<FilterName, number>> = {}
+    let best: NodeView | undefined
+    let bestScore = -Infinity
+    let found = 0
+    let visited = 0
+    while (visited < count && found < candidates) {
+      const view = order[(cursor + visited) % count] as NodeView
+      visited++
+      const failure = firstFailure(view, pod, range)
+      if (failure !== undefined) {
+        excluded[failure] = (excluded[failure] ?? 0) + 1
+        continue
+      }
+      found++
+      const value = score(view, pod)
+      if (value > bestScore) {
+        best = view
+        bestScore = value
+      }
+    }
+    cursor = count === 0 ? 0 : (cursor + visited) % count
+    if (best === undefined) {
+      unplaced.push({ pod: pod.id, excluded })
+      continue
+    }
+    const ports = freePorts(best, pod, range)
+    best.allocated = {
+      cpuMillicores: best.allocated.cpuMillicores + pod.request.cpuMillicores,
+      memoryBytes: best.allocated.memoryBytes + pod.request.memoryBytes,
+      diskBytes: best.allocated.diskBytes + pod.request.diskBytes
+    }
+    for (const port of [...pod.fixedPorts, ...ports]) best.ports.add(port)
+    best.podsPerJob.set(pod.job, (best.podsPerJob.get(pod.job) ?? 0) + 1)
+    placed.push({ pod: pod.id, node: best.id, ports })
+  }
+  return { placed, unplaced }
+}
+
+function compare (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
