@@ -27,6 +27,12 @@ export function schedule (snapshot: SchedulerSnapshot, pending: readonly Pending
   const candidates = options.candidates ?? schedulerLimits.candidates
   assert(Number.isSafeInteger(candidates) && candidates >= 1, 'the scheduler ranks at least one candidate', { candidates })
   const range = schedulerLimits.portRange
+  // The job spec checks what a pod asks for; a request that is not a count here is a bug upstream.
+  for (const pod of pending) {
+    const { cpuMillicores, memoryBytes, diskBytes } = pod.request
+    assert([cpuMillicores, memoryBytes, diskBytes, pod.dynamicPorts].every(isCount) && Number.isSafeInteger(pod.priority), 'a pending pod asks for whole, non-negative amounts', { pod: pod.id })
+    assert(pod.fixedPorts.every(port => Number.isInteger(port) && port >= 1 && port <= 65_535) && new Set(pod.fixedPorts).size === pod.fixedPorts.length, 'a pending pod\'s fixed ports are distinct and between 1 and 65535', { pod: pod.id })
+  }
   const views: NodeView[] = snapshot.nodes.map(node => ({
     id: node.id,
     pool: node.pool,
@@ -81,6 +87,10 @@ export function schedule (snapshot: SchedulerSnapshot, pending: readonly Pending
     placed.push({ pod: pod.id, node: best.id, ports })
   }
   return { placed, unplaced }
+}
+
+function isCount (value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0
 }
 
 function compare (a: string, b: string): number {
