@@ -50,7 +50,15 @@ export function schedule (snapshot: SchedulerSnapshot, pending: readonly Pending
   const placed: PlannedPod[] = []
   const unplaced: UnplacedPod[] = []
   const pods = [...pending].sort((a, b) => a.priority - b.priority || compare(a.job, b.job) || compare(a.id, b.id))
+  // A pod that could not be placed changes nothing (nodes, where the walk goes on): the next pod
+  // with the same needs cannot be placed either, for the same reasons. A job's pods come together.
+  let lastUnplaced: { readonly pod: PendingPod, readonly excluded: Partial<Record<FilterName, number>> } | undefined
   for (const pod of pods) {
+    if (lastUnplaced !== undefined && sameNeeds(pod, lastUnplaced.pod)) {
+      unplaced.push({ pod: pod.id, excluded: { ...lastUnplaced.excluded } })
+      continue
+    }
+    lastUnplaced = undefined
     const excluded: Partial<Record<FilterName, number>> = {}
     let best: NodeView | undefined
     let bestScore = -Infinity
@@ -74,6 +82,7 @@ export function schedule (snapshot: SchedulerSnapshot, pending: readonly Pending
     cursor = count === 0 ? 0 : (cursor + visited) % count
     if (best === undefined) {
       unplaced.push({ pod: pod.id, excluded })
+      lastUnplaced = { pod, excluded }
       continue
     }
     const ports = freePorts(best, pod, range)
@@ -87,6 +96,19 @@ export function schedule (snapshot: SchedulerSnapshot, pending: readonly Pending
     placed.push({ pod: pod.id, node: best.id, ports })
   }
   return { placed, unplaced }
+}
+
+/** Whether two pods ask for exactly the same: then the filters treat them alike. */
+function sameNeeds (a: PendingPod, b: PendingPod): boolean {
+  return a.job === b.job && a.priority === b.priority && a.maxPerHost === b.maxPerHost && a.strategy === b.strategy &&
+    a.dynamicPorts === b.dynamicPorts && a.request.cpuMillicores === b.request.cpuMillicores &&
+    a.request.memoryBytes === b.request.memoryBytes && a.request.diskBytes === b.request.diskBytes &&
+    sameList(a.pools, b.pools) && sameList(a.fixedPorts, b.fixedPorts) &&
+    Object.keys(a.labels).length === Object.keys(b.labels).length && Object.entries(a.labels).every(([key, value]) => b.labels[key] === value)
+}
+
+function sameList<T> (a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index])
 }
 
 function isCount (value: number): boolean {
