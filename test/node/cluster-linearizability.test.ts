@@ -83,7 +83,9 @@ testIf(canUseNetns, 'needs root and ip netns for a real partition')('a concurren
     const cutAt = Date.now()
     // The majority side goes on; s3 cannot even be asked.
     await cluster.client('s1').put('during-cut', new TextEncoder().encode('yes'))
+    step('the majority took a write')
     await t.throwsAsync(cluster.client('s3', 1000).get('during-cut'))
+    step('s3 could not be asked')
     await sleep(Math.max(0, 3000 - (Date.now() - cutAt)))
     net.heal()
     step('healed')
