@@ -1,5 +1,6 @@
 import { GalaxyError } from '../../lib/errors.js'
 import { formatHostPort, type HostPort } from '../../lib/host-port.js'
+import { deadlineSignal } from '../deadline-signal.js'
 import type {
   AgentBody, ApiErrorCode, ErrorBody, KeyValueBody, LockBody, MemberBody, NodeBody, StatusBody, TxnBody, TxnResultBody, WatchLine
 } from './wire.js'
@@ -350,11 +351,11 @@ export class ApiClient {
       body = options.bytes
     }
     const timeoutMs = options.timeoutMs === undefined ? this.timeoutMs : options.timeoutMs
-    const signals = [options.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(s => s !== undefined)
+    const signal = timeoutMs === null ? options.signal : deadlineSignal(timeoutMs, options.signal)
     let response: Response
     try {
       response = await fetch(`${this.base}${path}${queryString(options.query)}`, {
-        method, headers, body, signal: signals.length === 0 ? null : AbortSignal.any(signals)
+        method, headers, body, signal: signal ?? null
       })
     } catch (error) {
       throw this.transportError(error, timeoutMs)

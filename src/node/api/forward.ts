@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/logger.js'
 import { galaxy } from '../../proto/gen/galaxy.js'
 import type { Host } from '../net/host.js'
 import { callTarget, type ApiCall, type ApiReply } from './call.js'
+import { deadlineSignal } from '../deadline-signal.js'
 
 /** The protocol API requests are forwarded on. */
 export const apiProtocol = '/galaxy/api/1'
@@ -84,7 +85,7 @@ export interface ForwardTarget {
  * until the caller stops reading or the call's signal aborts.
  */
 export async function forwardCall (host: Host, target: ForwardTarget, call: ApiCall, timeoutMs: number): Promise<ApiReply> {
-  const dialSignal = AbortSignal.any([call.signal, AbortSignal.timeout(forwardLimits.dialTimeoutMs)])
+  const dialSignal = deadlineSignal(forwardLimits.dialTimeoutMs, call.signal)
   const targets = target.addresses.map(address => multiaddr(target.id === undefined ? address : `${address}/p2p/${target.id}`))
   let stream: Stream
   try {
@@ -99,7 +100,7 @@ export async function forwardCall (host: Host, target: ForwardTarget, call: ApiC
   call.signal.addEventListener('abort', onAbort, { once: true })
   try {
     await lp.write(galaxy.ApiRequest.encode({ method: call.method, path: callTarget(call), body: call.body, hops: call.hops + 1 }).finish())
-    const head = galaxy.ApiResponse.decode((await lp.read({ signal: AbortSignal.any([call.signal, AbortSignal.timeout(Math.ceil(timeoutMs))]) })).subarray())
+    const head = galaxy.ApiResponse.decode((await lp.read({ signal: deadlineSignal(Math.ceil(timeoutMs), call.signal) })).subarray())
     if (head.body.byteLength > 0 || !head.contentType.startsWith('application/x-ndjson')) {
       call.signal.removeEventListener('abort', onAbort)
       await stream.close().catch(() => {})
