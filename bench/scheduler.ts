@@ -16,7 +16,7 @@
 import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { ContainerId, JobId, NodeId } from '../src/lib/ids.js'
-import { randomFloat, randomInt, SeededRng, type Rng } from '../src/lib/rng.js'
+import { randomFloat, randomInt, SeededRng, shuffled, type Rng } from '../src/lib/rng.js'
 import { schedule, schedulerLimits } from '../src/roles/resman/scheduler/schedule.js'
 import type { FilterName, PendingPod, Plan, SchedulerNode, SchedulerResources, SchedulerSnapshot } from '../src/roles/resman/scheduler/snapshot.js'
 
@@ -203,13 +203,7 @@ function generatePods (rng: Rng, heads: readonly JobHead[], nodes: readonly Sche
     }
   }
   // The order pods reach the ResMan in, not the order the scheduler takes them in.
-  for (let i = pods.length - 1; i > 0; i--) {
-    const k = randomInt(rng, 0, i + 1)
-    const held = pods[i] as PendingPod
-    pods[i] = pods[k] as PendingPod
-    pods[k] = held
-  }
-  return pods
+  return shuffled(rng, pods)
 }
 
 // ---- Checking a plan, independently of the scheduler's code ----
