@@ -96,9 +96,11 @@ export class RuntimeContainerHost implements ContainerHost {
   }
 
   async list (): Promise<ContainerId[]> {
-    const runtime = this.options.runtime
-    await runtime.collectGarbage(Date.now())
-    return await runtime.list()
+    return await this.options.runtime.list()
+  }
+
+  async collectGarbage (): Promise<void> {
+    await this.options.runtime.collectGarbage(Date.now())
   }
 
   async usage (id: ContainerId): Promise<{ cpuUs: number, memoryBytes: number } | undefined> {

@@ -41,8 +41,10 @@ export interface ContainerHost {
   isAlive(root: ProcessRef): Promise<boolean>
   /** Kills everything in it and removes it; what is gone is a no-op. */
   destroy(id: ContainerId): Promise<void>
-  /** The containers on the host, made by this agent or not. */
+  /** The containers on the host, made by this agent or not (destroyed ones whose directory is kept are not). */
   list(): Promise<ContainerId[]>
+  /** Deletes the kept directories of destroyed containers whose time is up. */
+  collectGarbage(): Promise<void>
   /** Cumulative cpu time and current memory of the container; undefined on a degraded host. */
   usage(id: ContainerId): Promise<{ cpuUs: number, memoryBytes: number } | undefined>
   facts(): Promise<HostFacts>
@@ -72,6 +74,8 @@ export const agentTimings = {
   reconcileMs: 1000,
   /** How often every container's cgroups and the host's disk are read, apart from the steps. */
   measureMs: 5000,
+  /** How often a step deletes the kept directories of destroyed containers whose time is up. */
+  collectGarbageMs: 60_000,
   /** Beyond its tasks' stop timeouts, the time a stopping pod gets for its pulls and stop commands. */
   stopGraceMs: 10_000
 } as const
@@ -107,6 +111,7 @@ export class AgentController {
   private timer: Timer | undefined
   private measureTimer: Timer | undefined
   private measuring: Promise<void> = Promise.resolve()
+  private lastCollectMs = -Infinity
   private running = false
   private queued = false
   private stepping: Promise<void> = Promise.resolve()
@@ -258,6 +263,13 @@ export class AgentController {
       } catch (error) {
         logger.error('agent action failed', { action: action.type, container: action.id, error: (error as Error).message })
       }
+    }
+    // In the step, not beside it: a container made again under the id of a destroyed one must not
+    // lose its new directory to a collection that read the old one's marker.
+    const monotonicMs = this.components.clock.monotonicMs()
+    if (monotonicMs - this.lastCollectMs >= agentTimings.collectGarbageMs) {
+      this.lastCollectMs = monotonicMs
+      await host.collectGarbage().catch(error => { logger.warn('collecting kept container directories failed', { error: (error as Error).message }) })
     }
   }
 

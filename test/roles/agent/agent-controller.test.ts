@@ -117,6 +117,8 @@ class FakeHost implements ContainerHost {
   }
 
   async list (): Promise<ContainerId[]> { return [...this.containers] as ContainerId[] }
+  collections = 0
+  async collectGarbage (): Promise<void> { this.collections++ }
   async usage (): Promise<{ cpuUs: number, memoryBytes: number } | undefined> { return { cpuUs: 0, memoryBytes: 0 } }
   async facts (): Promise<HostFacts> { return this.facts_ }
 
@@ -497,4 +499,15 @@ test('a refused placement is still reported while the placements are unreadable'
   world.source.failing = true
   await world.step()
   t.deepEqual(world.controller.report().containers.map(container => container.state), ['refused'])
+})
+
+test('kept directories are collected in a step, at most once every collectGarbageMs', async t => {
+  const world = await runningNode()
+  t.is(world.host.collections, 1, 'at the first step')
+  world.clock.advance(agentTimings.collectGarbageMs / 2)
+  await world.step()
+  t.is(world.host.collections, 1)
+  world.clock.advance(agentTimings.collectGarbageMs / 2)
+  await world.step()
+  t.is(world.host.collections, 2)
 })
