@@ -3,14 +3,17 @@
  * placement before it counts it) and the runtime (which checks a spec before it makes anything).
  */
 
-/** A volume as both the placement and the container spec describe it. */
-export type VolumeRuleInput =
+/**
+ * A directory a container's tasks see: on the node's disk, in memory with a size, or a host path;
+ * the same in a placement (the agent) and a container spec (the runtime).
+ */
+export type Volume =
   | { readonly name: string, readonly kind: 'disk' }
   | { readonly name: string, readonly kind: 'tmpfs', readonly sizeBytes: number }
-  | { readonly name: string, readonly kind: 'host', readonly hostPath: string }
+  | { readonly name: string, readonly kind: 'host', readonly hostPath: string, readonly readOnly: boolean }
 
 /** Why the volumes are wrong, or undefined when they are fine. */
-export function checkVolumes (volumes: readonly VolumeRuleInput[]): string | undefined {
+export function checkVolumes (volumes: readonly Volume[]): string | undefined {
   const names = new Set<string>()
   for (const volume of volumes) {
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(volume.name)) return `volume name "${volume.name}" must use lower-case letters, digits and inner dashes`

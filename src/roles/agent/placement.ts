@@ -1,4 +1,4 @@
-import { checkPortNumbers, checkVolumes } from '../../lib/container-rules.js'
+import { checkPortNumbers, checkVolumes, type Volume } from '../../lib/container-rules.js'
 import { parseContainerId, parseJobId, parsePodId, type ContainerId, type JobId, type NodeId, type PodId, type TaskId } from '../../lib/ids.js'
 import { checkPodDescription, type PodDescription } from '../appworker/pod-description.js'
 import type { Request } from './allocation.js'
@@ -19,11 +19,8 @@ export function nodePlacementsPrefix (node: NodeId): string {
 /** The namespaces a pod may ask for (the runtime makes them with util-linux `unshare`). */
 export const placementNamespaces = ['pid', 'mount', 'uts', 'ipc'] as const
 
-/** A directory the pod's tasks see: on the node's disk, in memory with a size, or a host path. */
-export type PlacementVolume =
-  | { readonly name: string, readonly kind: 'disk' }
-  | { readonly name: string, readonly kind: 'tmpfs', readonly sizeBytes: number }
-  | { readonly name: string, readonly kind: 'host', readonly hostPath: string, readonly readOnly: boolean }
+/** A directory the pod's tasks see (the runtime's, see `Volume`). */
+export type PlacementVolume = Volume
 
 /** The resource envelope of one task: its own cgroup's limits. */
 export interface TaskEnvelope {

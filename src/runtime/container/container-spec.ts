@@ -1,13 +1,10 @@
-import { checkPortNumbers, checkVolumes } from '../../lib/container-rules.js'
+import { checkPortNumbers, checkVolumes, type Volume } from '../../lib/container-rules.js'
 import { parseContainerId, parseTaskId, type ContainerId, type TaskId } from '../../lib/ids.js'
 import type { CgroupLimits } from '../cgroup/cgroup-limits.js'
 import type { NamespaceKind } from '../host/namespaces.js'
 
-/** A directory a container's tasks see: on the node's disk, in memory, or a host path. */
-export type VolumeSpec =
-  | { readonly name: string, readonly kind: 'disk' }
-  | { readonly name: string, readonly kind: 'tmpfs', readonly sizeBytes: number }
-  | { readonly name: string, readonly kind: 'host', readonly hostPath: string, readonly readOnly: boolean }
+/** A directory a container's tasks see (see `Volume`). */
+export type VolumeSpec = Volume
 
 /** What a container is made of; the agent derives it from a placement. */
 export interface ContainerSpec {
