@@ -1,14 +1,7 @@
-import type { NodeId } from '../../../lib/ids.js'
-import type { FilterName, PendingPod, SchedulerResources } from './snapshot.js'
+import type { FilterName, PendingPod, SchedulerNode, SchedulerResources } from './snapshot.js'
 
 /** A node while a plan is being made: what the plan has added to it so far is counted in. */
-export interface NodeView {
-  readonly id: NodeId
-  readonly pool: string
-  readonly labels: Readonly<Record<string, string>>
-  readonly liveness: 'alive' | 'suspect' | 'dead'
-  readonly health: 'healthy' | 'unhealthy'
-  readonly allocatable: SchedulerResources
+export interface NodeView extends Pick<SchedulerNode, 'id' | 'pool' | 'labels' | 'liveness' | 'health' | 'allocatable'> {
   allocated: SchedulerResources
   readonly ports: Set<number>
   readonly podsPerJob: Map<string, number>
