@@ -6,7 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { deferred } from '../lib/deferred.js'
 import { GalaxyError } from '../lib/errors.js'
 import type { HostPort } from '../lib/host-port.js'
-import { parseNodeId, type NodeId } from '../lib/ids.js'
+import type { NodeId } from '../lib/ids.js'
 import type { Logger } from '../lib/logger.js'
 import { SystemRng } from '../runtime/system-rng.js'
 import { internalCall, type ApiCall, type ApiReply } from './api/call.js'
@@ -20,6 +20,7 @@ import { measureCapacity } from './gossip/capacity.js'
 import { GossipService } from './gossip/gossip-service.js'
 import { createHost, tcpMultiaddr, type Host } from './net/host.js'
 import { generateClusterKey, generateToken, KeyFileError, loadOrCreatePeerKey, parseClusterKey, readClusterKeyFile, readTokenFile, writeSecretFile } from './net/identity.js'
+import { nodesPrefix, parseNodeRecord, readRecord, type NodeRecord } from './node-record.js'
 import { readNodeState, writeNodeState, type KnownSeed, type NodeState } from './node-state.js'
 import { RaftDriver } from './raft-driver.js'
 import { LevelRaftStorage } from './raft-storage.js'
@@ -53,20 +54,7 @@ export interface ClusterNodeOptions {
   readonly logger: Logger
 }
 
-/** A node as the store's registry keeps it, under `galaxy/nodes/<id>`. */
-export interface NodeRecord {
-  readonly id: string
-  readonly name: string
-  readonly addresses: readonly string[]
-  readonly api: string
-  readonly roles: readonly string[]
-  readonly pool: string
-  readonly labels: Readonly<Record<string, string>>
-  readonly seed: boolean
-}
 
-/** Where the registry of nodes lives in the store. */
-export const nodesPrefix = 'galaxy/nodes/'
 
 /** Named timings of a node. */
 export const nodeTimings = {
@@ -581,14 +569,6 @@ function addressesIn (replica: StoreReplica, peer: NodeId): readonly string[] {
   return kv === undefined ? [] : readRecord(kv.value)?.addresses ?? []
 }
 
-/** A registry record, or undefined when what is stored there is not one (the prefix is writable through the API). */
-function readRecord (bytes: Uint8Array): NodeRecord | undefined {
-  try {
-    return parseNodeRecord(JSON.parse(new TextDecoder().decode(bytes)))
-  } catch {
-    return undefined
-  }
-}
 
 /** This host's dialable addresses without the /p2p suffix. */
 function ownAddresses (host: Host): string[] {
@@ -609,13 +589,3 @@ function forwardAnswerMs (call: ApiCall, requestTimeoutMs: number): number {
   return 2 * requestTimeoutMs
 }
 
-function parseNodeRecord (body: unknown): NodeRecord {
-  const value = body as Partial<NodeRecord>
-  const strings = (list: unknown): boolean => Array.isArray(list) && list.every(item => typeof item === 'string')
-  if (typeof value !== 'object' || value === null || typeof value.id !== 'string' || !parseNodeId(value.id).ok ||
-    typeof value.name !== 'string' || !strings(value.addresses) || !strings(value.roles) || typeof value.pool !== 'string' ||
-    typeof value.seed !== 'boolean' || typeof value.api !== 'string' || typeof value.labels !== 'object' || value.labels === null) {
-    throw new ApiFailure('ERR_BAD_REQUEST', 'a join request needs id, name, addresses, api, roles, pool, labels and seed')
-  }
-  return { id: value.id, name: value.name, addresses: value.addresses ?? [], api: value.api, roles: value.roles ?? [], pool: value.pool, labels: value.labels ?? {}, seed: value.seed }
-}
