@@ -110,8 +110,23 @@ needsCgroups('inside a pid namespace, ps sees only the pod', async t => {
   const exit = await child.exited
   t.deepEqual(exit, { code: 0, signal: null }, child.output())
   const lines = child.output().trim().split('\n').map(line => line.trim().split(/\s+/))
-  t.deepEqual(lines.map(([, comm]) => comm).sort(), ['ps', 'sh', 'sleep'], child.output())
+  // The namespace's init (a shell that passes signals on), the task's shell, and what it started.
+  t.deepEqual(lines.map(([, comm]) => comm).sort(), ['ps', 'sh', 'sh', 'sleep'], child.output())
   t.true(lines.every(([pid]) => Number(pid) < 10), child.output())
+})
+
+needsCgroups('in a pid namespace, SIGTERM reaches a program that has no handler for it', async t => {
+  const runtime = newRuntime(t)
+  const spec = specOf({ namespaces: ['pid', 'mount'] })
+  await make(t, runtime, spec)
+  // `exec sleep`: sleep would be the namespace's pid 1 and ignore SIGTERM, but for the init shell.
+  const child = await run(runtime, spec, 'main', 'exec sleep 30')
+  await new Promise(resolve => setTimeout(resolve, 300))
+  const startedMs = performance.now()
+  process.kill(-(child.pid ?? 0), 'SIGTERM')
+  const exit = await Promise.race([child.exited, new Promise(resolve => setTimeout(() => { resolve('still running') }, 5000))])
+  t.notDeepEqual(exit, 'still running')
+  t.log(`stopped in ${Math.round(performance.now() - startedMs)} ms: ${JSON.stringify(exit)}`)
 })
 
 needsCgroups('processes start inside their cgroup: the first thing a task reads is its own cgroup', async t => {

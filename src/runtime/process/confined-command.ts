@@ -49,7 +49,23 @@ export function confinedCommand (argv: readonly string[], confinement: Confineme
   return { file: '/bin/sh', args: ['-c', wrapperScript, 'galaxy-confine', ...unshareArgs(confinement.namespaces), ...argv], env }
 }
 
-/** `unshare` in front of the command, or nothing. A pid namespace's init dies with `unshare` (`--kill-child`). */
+// The init of a pid namespace: the kernel drops every signal to a namespace's pid 1 that has no
+// handler for it, and `unshare` ignores TERM and INT while it waits, so a program that does not
+// handle SIGTERM itself would never see a graceful stop. This shell runs the command as its child
+// and passes the stop signals on, then exits with the command's status.
+const pidInitScript = [
+  '"$@" &',
+  'child=$!',
+  'for signal in TERM INT HUP QUIT USR1 USR2; do trap "kill -$signal $child 2>/dev/null" $signal; done',
+  'status=0',
+  'while kill -0 $child 2>/dev/null; do wait $child; status=$?; done',
+  'exit $status'
+].join('\n')
+
+/**
+ * `unshare` in front of the command, or nothing. In a pid namespace the command runs under a
+ * shell that passes signals on (see `pidInitScript`); that init dies with `unshare` (`--kill-child`).
+ */
 function unshareArgs (namespaces: readonly NamespaceKind[]): string[] {
   if (namespaces.length === 0) return []
   const args = ['unshare']
@@ -58,5 +74,6 @@ function unshareArgs (namespaces: readonly NamespaceKind[]): string[] {
   if (namespaces.includes('uts')) args.push('--uts')
   if (namespaces.includes('ipc')) args.push('--ipc')
   args.push('--')
+  if (namespaces.includes('pid')) args.push('/bin/sh', '-c', pidInitScript, 'galaxy-init')
   return args
 }
