@@ -99,7 +99,8 @@ const jobSpecSchema = z.object({
   }).strict().prefault({}),
   placement: z.object({
     pools: z.array(name).default([]),
-    labels: z.record(z.string(), z.string()).default({})
+    labels: z.record(z.string(), z.string()).default({}),
+    strategy: z.enum(['spread', 'binpack'], { message: 'must be spread or binpack' }).default('spread')
   }).strict().prefault({}),
   restart: z.object({
     mode: z.enum(['always', 'on-failure', 'never'], { message: 'must be always, on-failure or never' }).optional(),
@@ -110,6 +111,7 @@ const jobSpecSchema = z.object({
   }).strict().prefault({}),
   stopTimeout: duration('30s', jobSpecLimits.maxStopTimeoutMs),
   pod: z.object({
+    isolate: z.array(z.enum(['pid', 'mount', 'uts', 'ipc'], { message: 'must be pid, mount, uts or ipc' })).default(['pid', 'mount', 'uts', 'ipc']),
     volumes: z.array(z.object({
       name,
       size: size(1),

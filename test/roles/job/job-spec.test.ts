@@ -1,5 +1,5 @@
 import test from 'ava'
-import { parseJobSpec, restartMode, type JobSpec } from '../../../src/roles/appmaster/job-spec.js'
+import { parseJobSpec, restartMode, type JobSpec } from '../../../src/roles/job/job-spec.js'
 
 const web = `
 name: web
