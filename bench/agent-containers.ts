@@ -904,7 +904,7 @@ function killQuietly (pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
 /** Makes a worker's container, serves its pull socket, and starts its AppWorker the way the agent does, with the variant's flags. */
 async function startFlagWorker (worker: FlagWorker, runtime: ContainerRuntime, relay: SocketPullRelay): Promise<void> {
   await runtime.create(containerSpecOf(worker.placement))
-  await relay.open(worker.id, (pull): PodCommand => {
+  await relay.open(worker.id, async (pull): Promise<PodCommand> => {
     if (pull.appWorkerPid !== worker.pid) return { type: 'wait' }
     const elapsedMs = performance.now() - worker.startedAtMs
     if (Number.isNaN(worker.runningAfterMs) && pull.status.phase === 'running') {

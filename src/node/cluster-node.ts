@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { networkInterfaces } from 'node:os'
 import { mkdir, readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { join as joinPath } from 'node:path'
@@ -16,6 +17,8 @@ import { startApiServer } from './api/server.js'
 import type { MemberBody, NodeBody, StatusBody } from './api/wire.js'
 import type { Resources } from '../roles/agent/allocation.js'
 import { defaultReserve, NodeAgent } from './agent/node-agent.js'
+import { JobRoles } from './jobs/job-roles.js'
+import { resManTimings } from './jobs/node-resman.js'
 import { measureCapacity } from './gossip/capacity.js'
 import { GossipService } from './gossip/gossip-service.js'
 import { createHost, tcpMultiaddr, type Host } from './net/host.js'
@@ -49,6 +52,8 @@ export interface ClusterNodeOptions {
   /** Gossip silences after which a node is suspect, then dead. */
   readonly suspectAfterMs?: number
   readonly deadAfterMs?: number
+  /** Silence after which the ResMan gives a node up and places its pods elsewhere. */
+  readonly rescheduleAfterMs?: number
   /** What the agent keeps back for the host's own processes (`defaultReserve` where not given). */
   readonly reserve?: Partial<Resources> | undefined
   readonly logger: Logger
@@ -93,6 +98,7 @@ export class ClusterNode implements RouterNode {
   private seeds: KnownSeed[]
   private gossip: GossipService | undefined
   private agentRole: NodeAgent | undefined
+  private jobRoles: JobRoles | undefined
 
   private constructor (
     private readonly options: ClusterNodeOptions,
@@ -197,8 +203,19 @@ export class ClusterNode implements RouterNode {
       }
       await node.startApi()
       const capacity = await measureCapacity(dataDir)
+      node.jobRoles = new JobRoles({
+        self: id,
+        roles: options.roles,
+        host: podHost(options.listen.host),
+        handle: async call => await started.router.handle(call),
+        callNode: async (peer, call, timeoutMs) => await started.callNode(peer, call, timeoutMs),
+        gossip: () => started.gossip?.list() ?? [],
+        deadAfterMs: options.rescheduleAfterMs ?? resManTimings.deadAfterMs,
+        requestTimeoutMs: node.requestTimeoutMs,
+        logger: log
+      })
       if (options.roles.includes('agent')) {
-        node.agentRole = await NodeAgent.start({ dataDir, node: id, capacity, reserve: { ...defaultReserve, ...options.reserve }, handle: async call => await started.router.handle(call), logger: log.child({ component: 'agent' }) })
+        node.agentRole = await NodeAgent.start({ dataDir, node: id, capacity, reserve: { ...defaultReserve, ...options.reserve }, handle: async call => await started.router.handle(call), director: node.jobRoles.relay, logger: log.child({ component: 'agent' }) })
       }
       node.gossip = new GossipService({
         host,
@@ -208,6 +225,7 @@ export class ClusterNode implements RouterNode {
         report: () => ({ ...started.ownRecord(), capacity, uptimeMs: Math.round(process.uptime() * 1000), agent: started.agentRole?.report() })
       })
       node.gossip.start()
+      node.jobRoles.start()
       node.startBackground()
       log.info('node started', { id, cluster: node.state.clusterId, seed, listen: host.getMultiaddrs().map(String), api: `${node.apiAddress.host}:${node.apiAddress.port}` })
       return node
@@ -245,6 +263,7 @@ export class ClusterNode implements RouterNode {
       this.apiServer.close(() => { resolve() })
       this.apiServer.closeAllConnections()
     })
+    await this.jobRoles?.stop()
     this.gossip?.stop()
     await this.agentRole?.stop()
     this.replica?.detach()
@@ -269,6 +288,23 @@ export class ClusterNode implements RouterNode {
   agentLogs (container: string, call: ApiCall): ApiReply {
     if (this.agentRole === undefined) throw new ApiFailure('ERR_NOT_FOUND', `node ${this.options.name} does not run the agent role`)
     return this.agentRole.logs(container, call.query, call.signal)
+  }
+
+  async jobs (call: ApiCall): Promise<ApiReply> {
+    if (this.jobRoles === undefined) throw new ApiFailure('ERR_NO_LEADER', 'this node is still starting')
+    return await this.jobRoles.handle(call)
+  }
+
+  appMasterPull (body: unknown): ApiReply {
+    if (this.jobRoles === undefined) throw new ApiFailure('ERR_NOT_HOLDER', 'this node is still starting')
+    return this.jobRoles.pull(body)
+  }
+
+  /** A call to one node by its id, at the addresses its gossip report or registry record gives. */
+  async callNode (peer: NodeId, call: ApiCall, timeoutMs: number): Promise<ApiReply> {
+    if (peer === this.id) return await this.router.handle(call)
+    const addresses = this.gossip?.get(peer)?.report.addresses ?? []
+    return await forwardCall(this.host, { id: peer, addresses }, call, timeoutMs)
   }
 
   async forward (call: ApiCall, to: 'leader' | 'voter'): Promise<ApiReply> {
@@ -589,3 +625,10 @@ function forwardAnswerMs (call: ApiCall, requestTimeoutMs: number): number {
   return 2 * requestTimeoutMs
 }
 
+
+/** Where a node's pods are reached: its listen host, or, when it listens on every address, its first external IPv4 address. */
+function podHost (listenHost: string): string {
+  if (listenHost !== '0.0.0.0' && listenHost !== '::') return listenHost
+  const external = Object.values(networkInterfaces()).flat().find(address => address !== undefined && address.family === 'IPv4' && !address.internal)
+  return external?.address ?? '127.0.0.1'
+}

@@ -53,6 +53,7 @@ export class UpCommand extends GalaxyCommand {
   keyFile = Option.String('--key-file', { description: 'The cluster key file (default $GALAXY_CLUSTER_KEY, else <data>/cluster.key)' })
   suspectAfter = Option.String('--suspect-after', '3s', { description: 'A node silent on gossip this long is suspect' })
   deadAfter = Option.String('--dead-after', '10s', { description: 'A node silent on gossip this long is dead' })
+  rescheduleAfter = Option.String('--reschedule-after', '30s', { description: 'A node silent this long is given up: the ResMan places its pods on other nodes' })
   reserve = Option.String('--reserve', { description: 'What the agent keeps back for the host, e.g. cpu=500m,memory=512MB,disk=1GB (the default; 1GB = 1024 MB)' })
   logLevel = Option.String('--log-level', 'info', { description: 'debug, info, warn or error' })
 
@@ -79,6 +80,8 @@ export class UpCommand extends GalaxyCommand {
     const suspectAfterMs = durationFlag('--suspect-after', this.suspectAfter)
     const deadAfterMs = durationFlag('--dead-after', this.deadAfter)
     if (suspectAfterMs < 1000 || deadAfterMs <= suspectAfterMs) throw new UsageError('--suspect-after must be at least 1s and --dead-after longer than it')
+    const rescheduleAfterMs = durationFlag('--reschedule-after', this.rescheduleAfter)
+    if (rescheduleAfterMs < deadAfterMs) throw new UsageError('--reschedule-after must be at least --dead-after')
     const reserve = this.reserve === undefined ? undefined : parseReserve(this.reserve)
     const name = this.name ?? hostname()
     if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/.test(name)) throw new UsageError(`--name: "${name}" must be letters, digits, dots and dashes`)
@@ -99,6 +102,7 @@ export class UpCommand extends GalaxyCommand {
       clusterKeyFile: this.keyFile,
       suspectAfterMs,
       deadAfterMs,
+      rescheduleAfterMs,
       reserve,
       clusterKeyEnv: env.GALAXY_CLUSTER_KEY,
       logLevel: this.logLevel as 'info',

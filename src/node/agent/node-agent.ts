@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { NodeId, TaskId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
-import { AgentController, type ContainerRecord } from '../../roles/agent/agent-controller.js'
+import { AgentController, type ContainerRecord, type PodDirector } from '../../roles/agent/agent-controller.js'
 import type { AgentReport } from '../../roles/agent/agent-report.js'
 import type { Resources } from '../../roles/agent/allocation.js'
 import type { PodStatus } from '../../roles/appworker/pod-status.js'
@@ -49,6 +49,8 @@ export class NodeAgent {
     readonly reserve: Resources
     /** The node's router: placements are read (and watched) through it. */
     readonly handle: (call: ApiCall) => Promise<ApiReply>
+    /** Who answers the pods' pulls: their jobs' AppMasters. */
+    readonly director?: PodDirector | undefined
     readonly logger: Logger
   }): Promise<NodeAgent> {
     const logger = options.logger
@@ -63,6 +65,7 @@ export class NodeAgent {
       host: new RuntimeContainerHost({ runtime, isolation, dataDir: options.dataDir, galaxy: galaxyCommand(), keepDirMs: containerDefaults.keepDirMs, logger }),
       db,
       relay: new SocketPullRelay({ containerDir: id => runtime.paths(id).root, logger }),
+      director: options.director,
       capacity: { total, reserved: options.reserve },
       clock: systemClock,
       logger

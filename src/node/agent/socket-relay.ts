@@ -11,11 +11,11 @@ export class SocketPullRelay implements PullRelay {
 
   constructor (private readonly options: { readonly containerDir: (id: ContainerId) => string, readonly logger: Logger }) {}
 
-  async open (id: ContainerId, answer: (pull: RelayedPull) => PodCommand): Promise<void> {
+  async open (id: ContainerId, answer: (pull: RelayedPull) => Promise<PodCommand>): Promise<void> {
     if (this.servers.has(id)) return
     const server = await PullSocketServer.listen(join(this.options.containerDir(id), pullSocketName), async pull => {
       if (pull.containerId !== id) throw new PullError(`a pull for container ${pull.containerId} on the socket of ${id}`)
-      return answer(pull)
+      return await answer(pull)
     })
     this.servers.set(id, server)
   }

@@ -58,7 +58,7 @@ async function serveOne (stream: Stream, handle: (call: ApiCall) => Promise<ApiR
     if ('body' in reply) {
       await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, body: reply.body }).finish())
     } else {
-      await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType }).finish())
+      await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, streamed: true }).finish())
       for await (const chunk of reply.stream) {
         if (controller.signal.aborted) break
         await lp.write(galaxy.ApiResponse.encode({ body: chunk }).finish())
@@ -101,7 +101,7 @@ export async function forwardCall (host: Host, target: ForwardTarget, call: ApiC
   try {
     await lp.write(galaxy.ApiRequest.encode({ method: call.method, path: callTarget(call), body: call.body, hops: call.hops + 1 }).finish())
     const head = galaxy.ApiResponse.decode((await lp.read({ signal: deadlineSignal(Math.ceil(timeoutMs), call.signal) })).subarray())
-    if (head.body.byteLength > 0 || !head.contentType.startsWith('application/x-ndjson')) {
+    if (!head.streamed) {
       call.signal.removeEventListener('abort', onAbort)
       await stream.close().catch(() => {})
       return { status: head.status, contentType: head.contentType, body: head.body }

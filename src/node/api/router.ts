@@ -24,6 +24,10 @@ export interface RouterNode {
   agent(): unknown
   /** A task log of one of this node's containers, as a stream (see `GET /agent/containers/<id>/logs`). */
   agentLogs(container: string, call: ApiCall): ApiReply
+  /** The job, naming and pod routes (`job-wire.ts`). */
+  jobs(call: ApiCall): Promise<ApiReply>
+  /** A pod's pull relayed to this node's AppMaster (`POST /internal/pull`, cluster-internal). */
+  appMasterPull(body: unknown): ApiReply
 }
 
 /** An API refusal with its stable code. */
@@ -65,6 +69,7 @@ export class ApiRouter {
     const parts = path.split('/').filter(part => part !== '')
     if (parts[0] !== 'v1') throw new ApiFailure('ERR_NOT_FOUND', `no such route: ${method} ${path}`)
     const [, section, ...rest] = parts
+    if (section === 'jobs' || section === 'naming' || section === 'pods') return await this.node.jobs(call)
     if (method === 'GET' && section === 'agent' && rest.length === 3 && rest[0] === 'containers' && rest[2] === 'logs') return this.node.agentLogs(decodeURIComponent(rest[1] ?? ''), call)
     const route = `${method} ${section ?? ''}${rest.length > 0 && section !== 'kv' ? `/${rest.join('/')}` : ''}`
     switch (route) {
@@ -115,6 +120,9 @@ export class ApiRouter {
         const result = expect(await replica.execute({ type: 'restore', data }, this.node.requestTimeoutMs), 'restored')
         return jsonReply(200, { revision: result.revision })
       })
+      case 'POST internal/pull':
+        if (!call.internal) throw new ApiFailure('ERR_NOT_FOUND', `no such route: ${method} ${path}`)
+        return this.node.appMasterPull(readJson(call))
       case 'POST internal/join':
         if (!call.internal) throw new ApiFailure('ERR_NOT_FOUND', `no such route: ${method} ${path}`)
         return await this.serve(call, 'leader', async () => jsonReply(200, await this.node.join(readJson(call))))

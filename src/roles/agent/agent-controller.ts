@@ -65,8 +65,17 @@ export interface RelayedPull {
 
 /** Serves each container's pull socket, answering with what the agent says. */
 export interface PullRelay {
-  open(id: ContainerId, answer: (pull: RelayedPull) => PodCommand): Promise<void>
+  open(id: ContainerId, answer: (pull: RelayedPull) => Promise<PodCommand>): Promise<void>
   close(id: ContainerId): Promise<void>
+}
+
+/**
+ * Asks the AppMaster of a container's job what its pod should do (wherever that AppMaster runs).
+ * Undefined when the placement belongs to no job the cluster knows: its pod runs the description
+ * in the placement, as written.
+ */
+export interface PodDirector {
+  direct(placement: Placement, status: PodStatus): Promise<PodCommand | undefined>
 }
 
 /** Named periods and bounds of the agent. */
@@ -121,6 +130,8 @@ export class AgentController {
     readonly host: ContainerHost
     readonly db: ContainerDb
     readonly relay: PullRelay
+    /** Who answers the pulls of running pods; without one, every pod runs its placement's description. */
+    readonly director?: PodDirector | undefined
     readonly capacity: Capacity
     readonly clock: Clock
     readonly logger: Logger
@@ -346,8 +357,8 @@ export class AgentController {
     await this.components.relay.open(id, pull => this.answer(id, pull))
   }
 
-  /** The answer to a container's pull: its pod while it runs, stop once it must go. */
-  private answer (id: ContainerId, pull: RelayedPull): PodCommand {
+  /** The answer to a container's pull: its AppMaster's while it runs, stop once it must go. */
+  private async answer (id: ContainerId, pull: RelayedPull): Promise<PodCommand> {
     const record = this.records.get(id)
     if (record === undefined) return { type: 'stop' }
     if (record.root !== undefined && pull.appWorkerPid !== record.root.pid) {
@@ -361,8 +372,11 @@ export class AgentController {
     }
     // While `creating`, the AppWorker may pull before its start is recorded: only a process in
     // the container can reach its socket, so it is this container's.
-    if (record.state === 'running' || record.state === 'creating') return { type: 'run', pod: record.placement.description }
-    return { type: 'wait' }
+    if (record.state !== 'running' && record.state !== 'creating') return { type: 'wait' }
+    const directed = await this.components.director?.direct(record.placement, pull.status)
+    // The placement may have gone while the AppMaster answered: a container being stopped gets stop.
+    if (this.records.get(id)?.state === 'stopping') return { type: 'stop' }
+    return directed ?? { type: 'run', pod: record.placement.description }
   }
 
   private actualOf (record: ContainerRecord, nowMs: number): ActualContainer {

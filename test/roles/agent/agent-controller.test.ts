@@ -130,11 +130,11 @@ class FakeHost implements ContainerHost {
 
 /** Keeps each container's `answer` so that a test can pull as the container's AppWorker would. */
 class FakeRelay implements PullRelay {
-  readonly answers = new Map<string, (pull: RelayedPull) => PodCommand>()
+  readonly answers = new Map<string, (pull: RelayedPull) => Promise<PodCommand>>()
   readonly opened: string[] = []
   readonly closed: string[] = []
 
-  async open (id: ContainerId, answer: (pull: RelayedPull) => PodCommand): Promise<void> {
+  async open (id: ContainerId, answer: (pull: RelayedPull) => Promise<PodCommand>): Promise<void> {
     this.opened.push(id)
     this.answers.set(id, answer)
   }
@@ -146,10 +146,10 @@ class FakeRelay implements PullRelay {
 
   isOpen (id: string): boolean { return this.answers.has(id) }
 
-  pull (id: string, appWorkerPid: number, podStatus: PodStatus): PodCommand {
+  async pull (id: string, appWorkerPid: number, podStatus: PodStatus): Promise<PodCommand> {
     const answer = this.answers.get(id)
     if (answer === undefined) throw new Error(`no socket open for ${id}`)
-    return answer({ appWorkerPid, status: podStatus })
+    return await answer({ appWorkerPid, status: podStatus })
   }
 }
 
@@ -219,17 +219,17 @@ test('a new placement is recorded creating before the host makes it, then runnin
 
 test('an AppWorker that pulls before its start is recorded is told to run already', async t => {
   const world = node()
-  const early: PodCommand[] = []
+  const early: Array<Promise<PodCommand>> = []
   world.host.onStartRoot = placement => { early.push(world.relay.pull(placement.container, 100, status('pending'))) }
   world.source.placements = [placement('a')]
   await world.controller.start()
   await world.controller.settled()
-  t.deepEqual(early, [{ type: 'run', pod: placement('a').description }])
+  t.deepEqual(await Promise.all(early), [{ type: 'run', pod: placement('a').description }])
 })
 
 test('the relay answers the AppWorker\'s pull with run and the placement\'s description', async t => {
   const world = await runningNode()
-  t.deepEqual(world.relay.pull('a', world.rootOf('a'), status('pending', '')), { type: 'run', pod: placement('a').description })
+  t.deepEqual(await world.relay.pull('a', world.rootOf('a'), status('pending', '')), { type: 'run', pod: placement('a').description })
   t.is(world.controller.podStatus('a' as ContainerId)?.phase, 'pending')
 })
 
@@ -243,7 +243,7 @@ test('a new description version updates the record in place: no destroy, no crea
   t.deepEqual(world.record('a')?.root, root)
   t.deepEqual(world.host.created, ['a'])
   t.deepEqual(world.host.destroyed, [])
-  t.deepEqual(world.relay.pull('a', world.rootOf('a'), status('running')), { type: 'run', pod: placement('a', 'v2').description })
+  t.deepEqual(await world.relay.pull('a', world.rootOf('a'), status('running')), { type: 'run', pod: placement('a', 'v2').description })
 })
 
 test('a removed placement is stopping and its AppWorker is told stop', async t => {
@@ -252,7 +252,7 @@ test('a removed placement is stopping and its AppWorker is told stop', async t =
   await world.step()
   t.is(world.record('a')?.state, 'stopping')
   t.deepEqual(world.host.destroyed, [])
-  t.deepEqual(world.relay.pull('a', world.rootOf('a'), status('stopping')), { type: 'stop' })
+  t.deepEqual(await world.relay.pull('a', world.rootOf('a'), status('stopping')), { type: 'stop' })
   await world.controller.settled()
   t.is(world.record('a')?.state, 'stopping')
 })
@@ -262,7 +262,7 @@ test('a stopping container is destroyed and forgotten once its AppWorker reports
   world.source.placements = []
   await world.step()
   // The pull itself kicks a step: no tick or kick from the test.
-  t.deepEqual(world.relay.pull('a', world.rootOf('a'), status('stopped')), { type: 'stop' })
+  t.deepEqual(await world.relay.pull('a', world.rootOf('a'), status('stopped')), { type: 'stop' })
   await world.controller.settled()
   t.deepEqual(world.host.destroyed, ['a'])
   t.is(world.record('a'), undefined)
@@ -272,7 +272,7 @@ test('a stopping container is destroyed and forgotten once its AppWorker reports
 
 test('a stopped status pulled before the stop does not count as stopped', async t => {
   const world = await runningNode()
-  world.relay.pull('a', world.rootOf('a'), status('finished'))
+  await world.relay.pull('a', world.rootOf('a'), status('finished'))
   world.clock.advance(1)
   world.source.placements = []
   await world.step()
@@ -309,7 +309,7 @@ test('when the placements cannot be read, nothing running is stopped or destroye
   await world.controller.settled()
   t.is(world.record('a')?.state, 'running')
   t.deepEqual(world.host.destroyed, [])
-  t.deepEqual(world.relay.pull('a', world.rootOf('a'), status('running')), { type: 'run', pod: placement('a').description })
+  t.deepEqual(await world.relay.pull('a', world.rootOf('a'), status('running')), { type: 'run', pod: placement('a').description })
 })
 
 test('a create that fails is recorded failed with its message and cleaned up', async t => {
@@ -362,7 +362,7 @@ test('after a restart, a container whose AppWorker lives is re-adopted: relay re
   t.deepEqual(world.host.created, ['a'])
   t.deepEqual(world.host.destroyed, [])
   t.deepEqual(world.relay.opened, ['a'])
-  t.deepEqual(world.relay.pull('a', root, status('running')), { type: 'run', pod: placement('a').description })
+  t.deepEqual(await world.relay.pull('a', root, status('running')), { type: 'run', pod: placement('a').description })
 })
 
 test('after a restart, a container whose AppWorker died meanwhile is destroyed and failed with the reason', async t => {
@@ -441,7 +441,7 @@ test('a refused placement is no longer reported once it is removed', async t => 
 
 test('a pull from a process that is not the container\'s AppWorker gets wait and its status is ignored', async t => {
   const world = await runningNode()
-  t.deepEqual(world.relay.pull('a', world.rootOf('a') + 1, status('failed')), { type: 'wait' })
+  t.deepEqual(await world.relay.pull('a', world.rootOf('a') + 1, status('failed')), { type: 'wait' })
   t.is(world.controller.podStatus('a' as ContainerId), undefined)
 })
 
@@ -481,10 +481,10 @@ test('a stopping pod with one failed task is not destroyed while its other task 
     { ...taskStatus('db'), phase: other }
   ]
   // The pod's phase is `failed` as soon as any task failed, whatever the others do.
-  world.relay.pull('a', world.rootOf('a'), { ...status('failed'), tasks: tasks('running') })
+  await world.relay.pull('a', world.rootOf('a'), { ...status('failed'), tasks: tasks('running') })
   world.source.placements = []
   await world.step()
-  world.relay.pull('a', world.rootOf('a'), { ...status('failed'), tasks: tasks('stopping') })
+  await world.relay.pull('a', world.rootOf('a'), { ...status('failed'), tasks: tasks('stopping') })
   await world.step()
   t.is(world.record('a')?.state, 'stopping')
   t.deepEqual(world.host.destroyed, [])
