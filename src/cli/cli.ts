@@ -3,6 +3,15 @@ import { buildInfo } from './build-info.js'
 import { AppWorkerCommand } from './commands/appworker.js'
 import { DoctorCommand } from './commands/doctor.js'
 import { HelpCommand } from './commands/help.js'
+import { JobContinueCommand } from './commands/job-continue.js'
+import { JobHistoryCommand } from './commands/job-history.js'
+import { JobInitCommand } from './commands/job-init.js'
+import { JobListCommand } from './commands/job-list.js'
+import { JobCancelCommand, JobPauseCommand, JobRemoveCommand, JobRollbackCommand, JobStopCommand } from './commands/job-operations.js'
+import { JobRunCommand } from './commands/job-run.js'
+import { JobScaleCommand } from './commands/job-scale.js'
+import { JobStatusCommand } from './commands/job-status.js'
+import { JobUpdateCommand } from './commands/job-update.js'
 import { KvDelCommand } from './commands/kv-del.js'
 import { KvGetCommand } from './commands/kv-get.js'
 import { KvListCommand } from './commands/kv-list.js'
@@ -11,12 +20,15 @@ import { KvWatchCommand } from './commands/kv-watch.js'
 import { LockAcquireCommand } from './commands/lock-acquire.js'
 import { LockReleaseCommand } from './commands/lock-release.js'
 import { MembersCommand } from './commands/members.js'
+import { NamingResolveCommand } from './commands/naming-resolve.js'
 import { NodeListCommand } from './commands/node-list.js'
 import { OperatorRaftListPeersCommand } from './commands/operator-raft-list-peers.js'
 import { OperatorRaftRemovePeerCommand } from './commands/operator-raft-remove-peer.js'
 import { OperatorRaftTransferLeaderCommand } from './commands/operator-raft-transfer-leader.js'
 import { OperatorSnapshotRestoreCommand } from './commands/operator-snapshot-restore.js'
 import { OperatorSnapshotSaveCommand } from './commands/operator-snapshot-save.js'
+import { PodLogsCommand } from './commands/pod-logs.js'
+import { PodRestartCommand } from './commands/pod-restart.js'
 import { StatusCommand } from './commands/status.js'
 import { UpCommand } from './commands/up.js'
 import { VersionCommand } from './commands/version.js'
@@ -28,6 +40,9 @@ export const commands = [
   StatusCommand, MembersCommand, NodeListCommand,
   KvGetCommand, KvPutCommand, KvDelCommand, KvListCommand, KvWatchCommand,
   LockAcquireCommand, LockReleaseCommand,
+  JobInitCommand, JobRunCommand, JobListCommand, JobStatusCommand, JobUpdateCommand, JobHistoryCommand,
+  JobPauseCommand, JobContinueCommand, JobRollbackCommand, JobCancelCommand, JobScaleCommand, JobStopCommand, JobRemoveCommand,
+  PodLogsCommand, PodRestartCommand, NamingResolveCommand,
   OperatorRaftListPeersCommand, OperatorRaftRemovePeerCommand, OperatorRaftTransferLeaderCommand,
   OperatorSnapshotSaveCommand, OperatorSnapshotRestoreCommand,
   AppWorkerCommand

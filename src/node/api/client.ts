@@ -1,6 +1,8 @@
 import { GalaxyError } from '../../lib/errors.js'
 import { formatHostPort, type HostPort } from '../../lib/host-port.js'
+import type { JobEvent } from '../../roles/job/job-record.js'
 import { deadlineSignal } from '../deadline-signal.js'
+import type { JobOperationBody, JobStatusBody, JobSubmitBody, JobSummaryBody, NamingBody } from './job-wire.js'
 import type {
   AgentBody, ApiErrorCode, ErrorBody, KeyValueBody, LockBody, MemberBody, NodeBody, StatusBody, TxnBody, TxnResultBody, WatchLine
 } from './wire.js'
@@ -93,6 +95,21 @@ export interface TransferLeaderBody {
   readonly leader: string | { readonly id: string, readonly name: string }
 }
 
+/** `POST /pods/<pod>/restart`: the pod and the container it now runs in. */
+export interface PodRestartBody {
+  readonly pod: string
+  readonly container: string
+}
+
+/** What part of a task log to read: its task, stream, last `tail` bytes, and whether to follow it. */
+export interface LogOptions {
+  readonly task?: string | undefined
+  readonly stream?: 'stdout' | 'stderr' | undefined
+  readonly tail?: number | undefined
+  readonly follow?: boolean | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
 /** How a client finds and authenticates to a node. */
 export interface ApiClientOptions {
   readonly endpoint: HostPort
@@ -128,7 +145,7 @@ interface RequestOptions {
 }
 
 /**
- * The HTTP/JSON client of a node's API (`wire.ts`), one method per route, over the global
+ * The HTTP/JSON client of a node's API (`wire.ts`, `job-wire.ts`), one method per route, over the global
  * `fetch`. Every request but `watch` is bounded by a timeout. Failures throw: `ApiError` with the
  * API's code and message for an error answer, `NodeUnreachableError` when no connection could be
  * made, `ConnectionLostError` when one broke before the answer, `RequestTimeoutError` after the
@@ -171,29 +188,8 @@ export class ApiClient {
    * `GET /agent/containers/<id>/logs`: a task's log on this node, the last `tail` bytes, then with
    * `follow` what is appended, until `signal` aborts (quietly) or the node ends the stream.
    */
-  async * logs (container: string, options: { task?: string, stream?: 'stdout' | 'stderr', tail?: number, follow?: boolean, signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array, void, undefined> {
-    const query = { task: options.task, stream: options.stream, tail: options.tail, follow: flag(options.follow) }
-    let response: Response
-    try {
-      response = await this.send('GET', `/agent/containers/${encodeURIComponent(container)}/logs`, { query, timeoutMs: options.follow === true ? null : undefined, signal: options.signal })
-    } catch (error) {
-      if (options.signal?.aborted === true) return
-      throw error
-    }
-    const reader = response.body?.getReader()
-    if (reader === undefined) return
-    try {
-      while (true) {
-        const chunk = await reader.read().catch((error: unknown) => {
-          if (options.signal?.aborted === true) return { done: true as const, value: undefined }
-          throw this.transportError(error)
-        })
-        if (chunk.done) return
-        yield chunk.value
-      }
-    } finally {
-      reader.releaseLock()
-    }
+  async * logs (container: string, options: LogOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    yield * this.stream(`/agent/containers/${encodeURIComponent(container)}/logs`, options)
   }
 
   /** `GET /kv/<key>`: `kv` is null when the key does not exist. `stale` reads this node's copy without asking the leader. */
@@ -332,6 +328,94 @@ export class ApiClient {
     return await this.json('POST', '/compact', { json: { revision } })
   }
 
+  /** `POST /jobs`: creates the job the spec names, or updates it when it exists (job-wire.ts). */
+  async submitJob (body: JobSubmitBody): Promise<JobOperationBody> {
+    return await this.json('POST', '/jobs', { json: body })
+  }
+
+  /** `GET /jobs`: one line per job. */
+  async jobs (): Promise<{ readonly jobs: readonly JobSummaryBody[] }> {
+    return await this.json('GET', '/jobs')
+  }
+
+  /** `GET /jobs/<job>`: the job, its pods and what could not be placed. */
+  async job (name: string): Promise<JobStatusBody> {
+    return await this.json('GET', jobPath(name))
+  }
+
+  /** `GET /jobs/<job>/history`: the job's latest events, oldest first. */
+  async jobHistory (name: string): Promise<{ readonly history: readonly JobEvent[] }> {
+    return await this.json('GET', `${jobPath(name)}/history`)
+  }
+
+  /** `POST /jobs/<job>/update`: a new spec for a job that exists; the spec must name it. */
+  async updateJob (name: string, body: JobSubmitBody): Promise<JobOperationBody> {
+    return await this.json('POST', `${jobPath(name)}/update`, { json: body })
+  }
+
+  /** `POST /jobs/<job>/<operation>`: the operations that take no argument. */
+  async jobOperation (name: string, operation: 'pause' | 'cancel' | 'rollback' | 'stop' | 'remove'): Promise<JobOperationBody> {
+    return await this.json('POST', `${jobPath(name)}/${operation}`, { json: {} })
+  }
+
+  /** `POST /jobs/<job>/continue`: resumes a paused update, pausing again at `breakpoint` when given. */
+  async continueJob (name: string, breakpoint?: number): Promise<JobOperationBody> {
+    return await this.json('POST', `${jobPath(name)}/continue`, { json: breakpoint === undefined ? {} : { breakpoint } })
+  }
+
+  /** `POST /jobs/<job>/scale`: sets how many pods the job wants. */
+  async scaleJob (name: string, replica: number): Promise<JobOperationBody> {
+    return await this.json('POST', `${jobPath(name)}/scale`, { json: { replica } })
+  }
+
+  /** `GET /naming/<job>[/<service>]`: the job's pods in service and their endpoints. */
+  async naming (job: string, service?: string): Promise<NamingBody> {
+    const path = `/naming/${encodeURIComponent(job)}${service === undefined ? '' : `/${encodeURIComponent(service)}`}`
+    return await this.json('GET', path)
+  }
+
+  /**
+   * `GET /pods/<pod>/logs`: a pod's task log, from whichever node runs it, as `logs` reads an
+   * agent's container: the last `tail` bytes, then with `follow` what is appended.
+   */
+  async * podLogs (pod: string, options: LogOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    yield * this.stream(`/pods/${encodeURIComponent(pod)}/logs`, options)
+  }
+
+  /** `POST /pods/<pod>/restart`: the pod gets a new container. */
+  async restartPod (pod: string): Promise<PodRestartBody> {
+    return await this.json('POST', `/pods/${encodeURIComponent(pod)}/restart`, { json: {} })
+  }
+
+  /**
+   * A text stream of a log route: its chunks as they come, without a time limit when following,
+   * until `signal` aborts (quietly) or the node ends the stream.
+   */
+  private async * stream (path: string, options: LogOptions): AsyncGenerator<Uint8Array, void, undefined> {
+    const query = { task: options.task, stream: options.stream, tail: options.tail, follow: flag(options.follow) }
+    let response: Response
+    try {
+      response = await this.send('GET', path, { query, timeoutMs: options.follow === true ? null : undefined, signal: options.signal })
+    } catch (error) {
+      if (options.signal?.aborted === true) return
+      throw error
+    }
+    const reader = response.body?.getReader()
+    if (reader === undefined) return
+    try {
+      while (true) {
+        const chunk = await reader.read().catch((error: unknown) => {
+          if (options.signal?.aborted === true) return { done: true as const, value: undefined }
+          throw this.transportError(error)
+        })
+        if (chunk.done) return
+        yield chunk.value
+      }
+    } finally {
+      reader.releaseLock()
+    }
+  }
+
   private async json<T> (method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const response = await this.send(method, path, options)
     const timeoutMs = options.timeoutMs === undefined ? this.timeoutMs : options.timeoutMs
@@ -444,6 +528,10 @@ export function encodeValue (value: Uint8Array): string {
 /** The bytes of a value that travelled as base64. */
 export function decodeValue (value: string): Uint8Array {
   return new Uint8Array(Buffer.from(value, 'base64'))
+}
+
+function jobPath (name: string): string {
+  return `/jobs/${encodeURIComponent(name)}`
 }
 
 function keyPath (key: string): string {
