@@ -59,8 +59,8 @@ test('golden plan: a mixed cluster, seed 7', t => {
       placed('mon-1', 'n4'),
       // Zone a: n1 (0.75 full after), n3 (1.0, exactly full cpu), n4 (0.13); bin-packed onto n3.
       placed('db-2', 'n3'),
-      // Pool main: n1 has its web pod already, n3 is now full, n5 suspect: n2, lowest dynamic port.
-      placed('web-1', 'n2', [20_000]),
+      // Pool main: n1 has its web pod already, n3 is now full, n5 suspect: n2, a port from a random point of the range.
+      placed('web-1', 'n2', [27_428]),
       // n1 and n2 would both be 0.75 full: a tie the seeded walk breaks (seeds 1–3 pick n2).
       placed('etl-1', 'n1'),
       // Only n4 is in pool gpu with the a100 label.
@@ -106,10 +106,10 @@ test('golden plan: equal nodes and ties, seed 8', t => {
       // Priority 50: only m5 is an edge node of zone c.
       placed('edge-1', 'm5'),
       // Spread: m1–m3 tie (m5 would be full); then the job's own pods push the next ones apart.
-      // Each node's dynamic range is its own, so all three get the two lowest ports.
-      placed('api-1', 'm2', [20_000, 20_001]),
-      placed('api-2', 'm3', [20_000, 20_001]),
-      placed('api-3', 'm1', [20_000, 20_001]),
+      // Each gets two free ports in a row from a random point of its node's range.
+      placed('api-1', 'm2', [24_146, 24_147]),
+      placed('api-2', 'm3', [22_465, 22_466]),
+      placed('api-3', 'm1', [31_223, 31_224]),
       // Bin-packed: m5 would be 0.875 full, m1–m3 0.375.
       placed('cache-1', 'm5'),
       // m5 now holds 6379; m1–m3 tie again.

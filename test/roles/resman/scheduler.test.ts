@@ -246,22 +246,37 @@ test('an unplaced pod names every filter once when each node fails a different o
 })
 
 test('dynamic ports are distinct on a node across pods and avoid fixed and held ones', t => {
-  const snapshot = { nodes: [node('n1', { ports: [dynamicMin, dynamicMin + 2] })] }
+  const held = [dynamicMin, dynamicMin + 2]
+  const snapshot = { nodes: [node('n1', { ports: held })] }
   const pods = [
     pod('a', { priority: 0, fixedPorts: [dynamicMin + 3], dynamicPorts: 2, request: { cpuMillicores: 100 } }),
     pod('b', { priority: 1, dynamicPorts: 2, request: { cpuMillicores: 100 } }),
-    // Its fixed port is one `b` was given: no room.
-    pod('c', { priority: 2, fixedPorts: [dynamicMin + 5], request: { cpuMillicores: 100 } }),
-    pod('d', { priority: 3, fixedPorts: [dynamicMin + 7], dynamicPorts: 1, request: { cpuMillicores: 100 } })
+    pod('c', { priority: 2, fixedPorts: [dynamicMin + 7], dynamicPorts: 1, request: { cpuMillicores: 100 } })
   ]
-  const plan = schedule(snapshot, pods, { seed: 9 })
-  const n1 = 'n1' as NodeId
-  t.deepEqual(plan.placed, [
-    { pod: 'a' as ContainerId, node: n1, ports: [dynamicMin + 1, dynamicMin + 4] },
-    { pod: 'b' as ContainerId, node: n1, ports: [dynamicMin + 5, dynamicMin + 6] },
-    { pod: 'd' as ContainerId, node: n1, ports: [dynamicMin + 8] }
-  ])
-  t.deepEqual(plan.unplaced, [{ pod: 'c' as ContainerId, excluded: { ports: 1 } }])
+  for (const seed of [0, 1, 2, 9]) {
+    const plan = schedule(snapshot, pods, { seed })
+    t.deepEqual(plan.placed.map(each => [each.pod, each.ports.length]), [['a', 2], ['b', 2], ['c', 1]])
+    const dynamic = plan.placed.flatMap(each => each.ports)
+    t.is(new Set(dynamic).size, dynamic.length, 'distinct')
+    for (const port of dynamic) {
+      t.true(port >= range.min && port <= range.max, `${port} in the range`)
+      t.false([...held, dynamicMin + 3, dynamicMin + 7].includes(port), `${port} is neither held nor fixed`)
+    }
+  }
+  t.notDeepEqual(schedule(snapshot, pods, { seed: 1 }).placed, schedule(snapshot, pods, { seed: 2 }).placed, 'they start from a random point of the range')
+})
+
+test('a pod whose fixed port another pod of the plan was given does not fit', t => {
+  const snapshot = { nodes: [node('n1')] }
+  const first = schedule(snapshot, [pod('a', { dynamicPorts: 1 })], { seed: 3 })
+  const taken = first.placed[0]?.ports[0] ?? 0
+  const plan = schedule(snapshot, [pod('a', { priority: 0, dynamicPorts: 1 }), pod('b', { priority: 1, fixedPorts: [taken] })], { seed: 3 })
+  t.deepEqual(plan.unplaced, [{ pod: 'b' as ContainerId, excluded: { ports: 1 } }])
+})
+
+test('free ports start where asked and wrap around to the bottom of the range', t => {
+  const tiny = { min: 20_000, max: 20_004 }
+  t.deepEqual(freePorts(view(node('n1', { ports: [20_004] })), pod('p1', { dynamicPorts: 3 }), tiny, 20_003), [20_003, 20_000, 20_001])
 })
 
 test('maxPerHost spreads a bin-packed job over nodes; one pod too many is unplaced', t => {

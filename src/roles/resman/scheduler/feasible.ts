@@ -22,10 +22,15 @@ export function firstFailure (node: NodeView, pod: PendingPod, portRange: { read
   return undefined
 }
 
-/** The lowest free ports of the node's dynamic range for `pod` (its fixed ports taken out). */
-export function freePorts (node: NodeView, pod: PendingPod, portRange: { readonly min: number, readonly max: number }): number[] {
+/**
+ * Free ports of the node's dynamic range for `pod` (its fixed ports taken out): the first ones
+ * from `start` on, wrapping around to the bottom of the range.
+ */
+export function freePorts (node: NodeView, pod: PendingPod, portRange: { readonly min: number, readonly max: number }, start = portRange.min): number[] {
   const chosen: number[] = []
-  for (let port = portRange.min; port <= portRange.max && chosen.length < pod.dynamicPorts; port++) {
+  const span = portRange.max - portRange.min + 1
+  for (let step = 0; step < span && chosen.length < pod.dynamicPorts; step++) {
+    const port = portRange.min + ((start - portRange.min + step) % span)
     if (!node.ports.has(port) && !pod.fixedPorts.includes(port)) chosen.push(port)
   }
   return chosen

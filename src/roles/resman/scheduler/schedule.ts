@@ -1,5 +1,5 @@
 import { assert } from '../../../lib/assert.js'
-import { SeededRng, shuffled } from '../../../lib/rng.js'
+import { randomInt, SeededRng, shuffled } from '../../../lib/rng.js'
 import { firstFailure, freePorts, type NodeView } from './feasible.js'
 import { score } from './rank.js'
 import type { FilterName, PendingPod, Plan, PlannedPod, SchedulerSnapshot, UnplacedPod } from './snapshot.js'
@@ -45,6 +45,9 @@ export function schedule (snapshot: SchedulerSnapshot, pending: readonly Pending
     podsPerJob: new Map(Object.entries(node.podsPerJob))
   }))
   const order = shuffled(new SeededRng(options.seed), views)
+  // Dynamic ports from a random point of the range: a port some other program on the host holds
+  // (or another node on the same host) is not picked again and again for every pod.
+  const portRng = new SeededRng(options.seed + 1)
   const count = order.length
   let cursor = 0
   const placed: PlannedPod[] = []
@@ -85,7 +88,7 @@ export function schedule (snapshot: SchedulerSnapshot, pending: readonly Pending
       lastUnplaced = { pod, excluded }
       continue
     }
-    const ports = freePorts(best, pod, range)
+    const ports = pod.dynamicPorts === 0 ? [] : freePorts(best, pod, range, randomInt(portRng, range.min, range.max + 1))
     best.allocated = {
       cpuMillicores: best.allocated.cpuMillicores + pod.request.cpuMillicores,
       memoryBytes: best.allocated.memoryBytes + pod.request.memoryBytes,
