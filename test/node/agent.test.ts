@@ -111,7 +111,8 @@ function cleanUpAfter (t: ExecutionContext, node: GalaxyProcess, nodeId: () => N
 async function startNode (t: ExecutionContext): Promise<{ cluster: ProcessCluster, node: GalaxyProcess, client: ApiClient, id: NodeId }> {
   const cluster = new ProcessCluster(t)
   let id: NodeId | undefined
-  const node = await cluster.create({ name: 'n1' })
+  // The agent alone: no ResMan, which would take back placements of jobs the cluster does not have.
+  const node = await cluster.create({ name: 'n1', flags: ['--roles', 'agent'] })
   cleanUpAfter(t, node, () => id)
   await node.start()
   const client = cluster.client('n1')
