@@ -14,7 +14,7 @@ const baseNodeVersion = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'sea-b
 
 test('the built executable runs alone from an empty dir: --version, doctor --json and up --dev', async t => {
   // The first build on a fresh machine also downloads the pinned Node binary from npm.
-  t.timeout(300_000)
+  t.timeout(480_000)
   const buildDir = tempDir(t, 'galaxy-build-')
   await run(process.execPath, [join(repoRoot, 'scripts', 'build.mjs'), '--out', buildDir], { cwd: repoRoot, timeout: 290_000 })
 
@@ -77,6 +77,24 @@ test('the built executable runs alone from an empty dir: --version, doctor --jso
   const put = await run(join(dir, 'galaxy'), ['kv', 'put', 'smoke', 'works'], { cwd: dir, env: cliEnv })
   t.regex(put.stdout, /written at revision \d+/)
   t.is((await run(join(dir, 'galaxy'), ['kv', 'get', 'smoke'], { cwd: dir, env: cliEnv })).stdout, 'works')
+
+  // The README's quick start: the example job runs (its AppWorkers are this executable), its
+  // pods answer where naming says, and removing it stops them all.
+  copyFileSync(join(repoRoot, 'examples', 'web.yaml'), join(dir, 'web.yaml'))
+  const jobRun = await run(join(dir, 'galaxy'), ['job', 'run', 'web.yaml', '--timeout', '2m'], { cwd: dir, env: cliEnv, timeout: 150_000 })
+  t.regex(jobRun.stdout, /job web is up: 3 pods/)
+  const resolved = JSON.parse((await run(join(dir, 'galaxy'), ['naming', 'resolve', 'web/http', '--json'], { cwd: dir, env: cliEnv })).stdout) as { endpoints: Array<{ host: string, port: number }> }
+  t.is(resolved.endpoints.length, 3)
+  for (const endpoint of resolved.endpoints) t.is((await fetch(`http://${endpoint.host}:${endpoint.port}/`)).status, 200)
+  await run(join(dir, 'galaxy'), ['job', 'remove', 'web'], { cwd: dir, env: cliEnv })
+  const goneBy = Date.now() + 60_000
+  let containers = -1
+  while (containers !== 0 && Date.now() < goneBy) {
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const agent = await fetch(`http://${apiAddress}/v1/agent`, { headers: { authorization: `Bearer ${token}` } })
+    containers = ((await agent.json()) as { containers: unknown[] }).containers.length
+  }
+  t.is(containers, 0, 'removing the job stopped its containers')
   up.kill('SIGTERM')
   t.is(await exited, 0)
   t.false(existsSync(devData), 'the dev data dir is removed at exit')
