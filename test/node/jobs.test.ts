@@ -10,6 +10,7 @@ import { decodePlacement } from '../../src/node/agent/placement-codec.js'
 import type { ApiClient } from '../../src/node/api/client.js'
 import type { JobStatusBody } from '../../src/node/api/job-wire.js'
 import { placementsPrefix } from '../../src/roles/agent/placement.js'
+import { NamingClient } from '../../src/sdk/naming.js'
 import { detectIsolation } from '../../src/runtime/container/isolation.js'
 import { ProcessCluster, sleep, type GalaxyProcess } from '../helpers/galaxy-process.js'
 import { testIf } from '../helpers/host.js'
@@ -134,6 +135,21 @@ needsCgroups('three nodes run 6 pods where naming says; a rolling update keeps 4
   t.is(naming.endpoints.length, 6)
   for (const endpoint of naming.endpoints) t.true(await answers(endpoint.host, endpoint.port), `${endpoint.pod} answers at ${endpoint.host}:${endpoint.port}`)
   const containers = new Map(ready.pods.map(pod => [pod.pod, pod.container]))
+  // A pod's log through any node: n2 reads the log of a pod that runs on another node.
+  const remote = naming.endpoints.find(endpoint => ready.pods.find(pod => pod.pod === endpoint.pod)?.nodeName !== 'n2')
+  t.is((await fetch(`http://${remote?.host ?? ''}:${remote?.port ?? 0}/logged`)).status, 404)
+  const logged = await waitFor('the request in the pod\'s log', async () => {
+    let text = ''
+    for await (const chunk of client.podLogs(remote?.pod ?? '', { stream: 'stderr' })) text += Buffer.from(chunk).toString()
+    return text.includes('GET /logged') ? text : false
+  }, 10_000)
+  t.regex(logged, /"GET \/logged HTTP\/1.1" 404/)
+  // The SDK resolves the same, and its watch sees the update take pods out of service and back.
+  const sdk = new NamingClient({ endpoint: { host: '127.0.0.1', port: cluster.node('n1').apiPort }, token: cluster.token })
+  t.deepEqual(await sdk.resolve('web', 'http'), naming.endpoints)
+  const watching = new AbortController()
+  const seen: number[] = []
+  const watched = (async () => { for await (const endpoints of sdk.watch('web', 'http', { signal: watching.signal })) seen.push(endpoints.length) })()
 
   // Rolling update, step 2: sampled throughout, never more than 2 of the 6 out of service.
   await client.updateJob('web', { spec: webSpec({ version: '2' }) })
@@ -147,6 +163,11 @@ needsCgroups('three nodes run 6 pods where naming says; a rolling update keeps 4
   t.true(worst <= 2, `at most 2 out of service, saw ${worst}`)
   t.true(worst >= 1, 'the update did take pods out of service')
   t.deepEqual(new Map(updated.pods.map(pod => [pod.pod, pod.container])), containers, 'updated in place: same containers')
+  await waitFor('the watch sees all 6 again', async () => seen.at(-1) === 6 && seen.length > 1)
+  watching.abort()
+  await watched
+  t.is(seen[0], 6)
+  t.true(seen.some(count => count < 6), `the watch saw pods leave service: ${seen.join(' ')}`)
 
   // Breakpoint 2: the update pauses after 2 pods, continues to 4, then rolls back to version 2.
   await client.updateJob('web', { spec: webSpec({ version: '3' }), breakpoint: 2, step: 1 })
