@@ -2,23 +2,21 @@
 // become containers with a running AppWorker; a new version is rebuilt in place; a removed one is
 // stopped gracefully and leaves nothing behind; after kill -9 of the node, running pods are
 // re-adopted untouched and a container whose AppWorker died meanwhile is cleaned up.
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { rmdir } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import type { ContainerId, JobId, NodeId, PodId, TaskId } from '../../src/lib/ids.js'
-import { silentLogger } from '../../src/lib/logger.js'
 import { cgroupParentOf } from '../../src/node/agent/node-agent.js'
 import { encodePlacement } from '../../src/node/agent/placement-codec.js'
 import type { ApiClient } from '../../src/node/api/client.js'
 import type { AgentBody } from '../../src/node/api/wire.js'
 import { placementKey, type Placement } from '../../src/roles/agent/placement.js'
 import type { TaskDescription } from '../../src/roles/appworker/pod-description.js'
-import { ContainerRuntime } from '../../src/runtime/container/container-runtime.js'
 import { detectIsolation } from '../../src/runtime/container/isolation.js'
 import { processIdentity } from '../../src/runtime/process/proc-stat.js'
 import { ProcessCluster, sleep, type GalaxyProcess } from '../helpers/galaxy-process.js'
 import { freePort, testIf } from '../helpers/host.js'
+import { destroyNodeLeftovers } from '../helpers/node-leftovers.js'
 
 const isolation = await detectIsolation()
 const needsCgroups = testIf(isolation.level === 'full', `root and cgroups (${isolation.reasons.join('; ')})`, { serial: true })
@@ -97,14 +95,7 @@ function cgroupDirs (node: NodeId, id: string): string[] {
 function cleanUpAfter (t: ExecutionContext, node: GalaxyProcess, nodeId: () => NodeId | undefined): void {
   t.teardown(async () => {
     await node.kill()
-    const containers = join(node.dataDir, 'containers')
-    for (const name of existsSync(containers) ? readdirSync(containers) : []) {
-      const opened = await ContainerRuntime.open(join(containers, name), silentLogger).catch(() => undefined)
-      await opened?.runtime.destroy(opened.id, 0, 0)
-    }
-    const id = nodeId()
-    if (id === undefined) return
-    for (const placement of isolation.placements) await rmdir(join(placement.root, cgroupParentOf(id))).catch(() => undefined)
+    await destroyNodeLeftovers(node.dataDir, nodeId())
   })
 }
 
