@@ -5,6 +5,7 @@ import type { ExecutionContext } from 'ava'
 import { ApiClient } from '../../src/node/api/client.js'
 import type { StatusBody } from '../../src/node/api/wire.js'
 import { freePort } from './host.js'
+import { destroyNodeLeftovers, printedNodeId } from './node-leftovers.js'
 import { tempDir } from './temp-dir.js'
 
 const repoRoot = new URL('../../', import.meta.url).pathname
@@ -114,6 +115,8 @@ export class ProcessCluster {
     this.root = tempDir(t, 'galaxy-cluster-')
     t.teardown(async () => {
       await Promise.all([...this.nodes.values()].map(async node => { await node.kill() }))
+      // Containers outlive a killed node by design; before the temp dir goes, destroy them.
+      for (const node of this.nodes.values()) await destroyNodeLeftovers(node.dataDir, printedNodeId(node.stdout))
     })
   }
 

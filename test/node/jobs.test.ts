@@ -14,7 +14,6 @@ import { NamingClient } from '../../src/sdk/naming.js'
 import { detectIsolation } from '../../src/runtime/container/isolation.js'
 import { ProcessCluster, sleep, type GalaxyProcess } from '../helpers/galaxy-process.js'
 import { testIf } from '../helpers/host.js'
-import { destroyNodeLeftovers, printedNodeId } from '../helpers/node-leftovers.js'
 
 const isolation = await detectIsolation()
 const needsCgroups = testIf(isolation.level === 'full', `root and cgroups (${isolation.reasons.join('; ')})`, { serial: true })
@@ -45,17 +44,12 @@ function webSpec (options: { replica?: number, step?: number, version?: string, 
 }
 
 async function startCluster (t: ExecutionContext): Promise<ProcessCluster> {
-  // Teardowns run last first: remove the jobs, kill the nodes, then destroy what killed nodes left.
-  const nodes: GalaxyProcess[] = []
-  t.teardown(async () => {
-    for (const node of nodes) await destroyNodeLeftovers(node.dataDir, printedNodeId(node.stdout))
-  })
+  // Teardowns run last first: the jobs are removed, then the cluster kills its nodes and destroys what they left.
   const cluster = new ProcessCluster(t)
   await cluster.add({ name: 'n1', flags })
   await cluster.add({ name: 'n2', seed: true, join: ['n1'], flags })
   await cluster.add({ name: 'n3', seed: true, join: ['n1'], flags })
   await cluster.waitStatus('n1', status => status.members.filter(member => member.suffrage === 'voter').length === 3)
-  nodes.push(...cluster.nodes.values())
   t.teardown(async () => {
     // Remove every job, so that the nodes stop their containers before they are killed.
     const client = liveClient(cluster)
