@@ -162,13 +162,20 @@ export class NodeResMan {
     })
   }
 
+  /**
+   * Safe mode ends when every agent is accounted for — reported, or silent past the dead timeout
+   * on this node's gossip (a node this ResMan never heard of counts only once it waited that
+   * long) — or when most agents reported, or after the dead timeout in any case. A ResMan that
+   * took over from one whose node died so leaves it at once, and that node's pods move.
+   */
   private leaveSafeMode (nodes: readonly NodeState[]): void {
     if (!this.safeMode) return
     const reported = nodes.filter(node => node.liveness === 'alive' && node.containers !== undefined).length
+    const dead = nodes.filter(node => node.liveness === 'dead').length
     const waitedMs = Date.now() - this.activeSinceMs
-    if (reported >= Math.ceil(nodes.length * resManTimings.safeModeShare) || waitedMs >= this.deps.deadAfterMs) {
+    if (reported + dead === nodes.length || reported >= Math.ceil(nodes.length * resManTimings.safeModeShare) || waitedMs >= this.deps.deadAfterMs) {
       this.safeMode = false
-      this.deps.logger.info('resman left safe mode', { reported, agents: nodes.length, waitedMs })
+      this.deps.logger.info('resman left safe mode', { reported, dead, agents: nodes.length, waitedMs })
     }
   }
 
