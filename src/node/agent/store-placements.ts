@@ -2,16 +2,9 @@ import type { NodeId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
 import type { PlacementSource } from '../../roles/agent/agent-controller.js'
 import { checkPlacement, nodePlacementsPrefix, type Placement } from '../../roles/agent/placement.js'
-import { internalCall, type ApiCall, type ApiReply } from '../api/call.js'
-import type { KeyValueBody } from '../api/wire.js'
+import type { ApiCall, ApiReply } from '../api/call.js'
+import { RouterStore, type StoredValue } from '../router-store.js'
 import { decodePlacement } from './placement-codec.js'
-
-/** Bounds of reading placements. */
-export const placementReadLimits = {
-  pageSize: 1000,
-  /** How long a watch that ended waits before it is opened again. */
-  rewatchMs: 1000
-} as const
 
 /**
  * This node's placements, read from the store through the node's own router (served here on a
@@ -21,30 +14,23 @@ export const placementReadLimits = {
  */
 export class StorePlacements implements PlacementSource {
   private readonly reported = new Set<string>()
+  private readonly store: RouterStore
 
   constructor (private readonly options: {
     readonly node: NodeId
     readonly handle: (call: ApiCall) => Promise<ApiReply>
     readonly logger: Logger
-  }) {}
+  }) {
+    this.store = new RouterStore(options.handle)
+  }
 
   async list (): Promise<Placement[]> {
-    const prefix = nodePlacementsPrefix(this.options.node)
     const placements: Placement[] = []
-    let after: string | undefined
-    for (;;) {
-      const query = new URLSearchParams({ prefix, limit: String(placementReadLimits.pageSize), ...(after === undefined ? {} : { after }) })
-      const reply = await this.options.handle(internalCall('GET', `/v1/kv?${query.toString()}`, undefined))
-      if (!('body' in reply)) throw new Error('the store answered a range with a stream')
-      const body = JSON.parse(new TextDecoder().decode(reply.body)) as { items?: KeyValueBody[], more?: boolean, error?: { message?: string } }
-      if (reply.status !== 200 || body.items === undefined) throw new Error(`cannot read the placements: ${body.error?.message ?? `status ${reply.status}`}`)
-      for (const item of body.items) {
-        const placement = this.parse(item)
-        if (placement !== undefined) placements.push(placement)
-      }
-      if (body.more !== true || body.items.length === 0) return placements
-      after = body.items[body.items.length - 1]?.key
+    for (const item of await this.store.list(nodePlacementsPrefix(this.options.node))) {
+      const placement = this.parse(item)
+      if (placement !== undefined) placements.push(placement)
     }
+    return placements
   }
 
   /**
@@ -52,23 +38,12 @@ export class StorePlacements implements PlacementSource {
    * aborts; a watch that ends is opened again.
    */
   async watch (changed: () => void, signal: AbortSignal): Promise<void> {
-    const prefix = nodePlacementsPrefix(this.options.node)
-    while (!signal.aborted) {
-      try {
-        const reply = await this.options.handle(internalCall('GET', `/v1/watch?${new URLSearchParams({ prefix }).toString()}`, undefined, signal))
-        if ('stream' in reply && reply.status === 200) {
-          for await (const chunk of reply.stream) if (chunk.byteLength > 0) changed()
-        }
-      } catch (error) {
-        this.options.logger.debug('placement watch ended', { error: (error as Error).message })
-      }
-      await new Promise(resolve => setTimeout(resolve, placementReadLimits.rewatchMs))
-    }
+    await this.store.watch(nodePlacementsPrefix(this.options.node), changed, signal)
   }
 
-  private parse (item: KeyValueBody): Placement | undefined {
+  private parse (item: StoredValue): Placement | undefined {
     try {
-      const placement = decodePlacement(Buffer.from(item.value, 'base64'))
+      const placement = decodePlacement(item.value)
       const problem = checkPlacement(placement) ?? (item.key.endsWith(`/${placement.container}`) ? undefined : `it names container ${placement.container}`)
       if (problem === undefined) {
         this.reported.delete(item.key)
