@@ -23,17 +23,14 @@
 // (`node scripts/build.mjs --out DIR` builds one). `--trace` logs every change of pod 0 as its
 // agent reports it. Each run submits a new job (`start-<run>`) and removes it.
 // Prints a human summary and, last, one line of JSON. Needs root and writable cgroup controllers.
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
-import { rmdir } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { NodeId } from '../src/lib/ids.js'
-import { silentLogger } from '../src/lib/logger.js'
 import { cgroupParentOf } from '../src/node/agent/node-agent.js'
 import type { JobStatusBody } from '../src/node/api/job-wire.js'
-import { type GalaxyProcess, ProcessCluster, sleep } from './bench-cluster.js'
-import { ContainerRuntime } from '../src/runtime/container/container-runtime.js'
+import { cleanUpCluster, clusterProcesses, foreignGalaxyProcesses, type Leftovers, ProcessCluster, sleep, waitAllContainersGone } from './bench-cluster.js'
 import { detectIsolation } from '../src/runtime/container/isolation.js'
 
 const { values } = parseArgs({
@@ -170,44 +167,6 @@ function rssBytes (pid: number): number {
 function memAvailableBytes (): number {
   const match = /^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))
   return match === null ? NaN : Number(match[1]) * 1024
-}
-
-function pids (): number[] {
-  return readdirSync('/proc').filter(name => /^\d+$/.test(name)).map(Number)
-}
-
-function cmdline (pid: number): string {
-  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') } catch { return '' }
-}
-
-/**
- * Processes of this bench's cluster: the nodes and AppWorkers (their command lines name the temp
- * dir), and anything in a cgroup of one of its nodes or working under the temp dir (the tasks).
- */
-function clusterProcesses (root: string): Array<{ pid: number, kind: 'node' | 'appworker' | 'task', cmd: string }> {
-  const parents = [...nodeIds.values()].map(id => `/${cgroupParentOf(id)}/`)
-  const found: Array<{ pid: number, kind: 'node' | 'appworker' | 'task', cmd: string }> = []
-  for (const pid of pids()) {
-    if (pid === process.pid) continue
-    const cmd = cmdline(pid)
-    let cgroup = ''
-    let cwd = ''
-    try { cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8') } catch {}
-    try { cwd = readlinkSync(`/proc/${pid}/cwd`) } catch {}
-    const inCgroup = parents.some(parent => cgroup.includes(parent))
-    if (cmd.includes(root)) found.push({ pid, kind: cmd.includes(' appworker ') ? 'appworker' : cmd.includes(' up ') ? 'node' : 'task', cmd })
-    else if (inCgroup || cwd.startsWith(root)) found.push({ pid, kind: 'task', cmd })
-  }
-  return found
-}
-
-/** Other galaxy processes on the machine (someone else's tests), to say how shared the machine was. */
-function foreignGalaxyProcesses (root: string): number {
-  return pids().filter(pid => pid !== process.pid && /galaxy|src\/cli\/main\.ts|appworker/.test(cmdline(pid)) && !cmdline(pid).includes(root)).length
-}
-
-function cgroupDirsOf (id: NodeId): string[] {
-  return [...new Set(isolation.placements.filter(p => p.version !== 'missing').map(p => join(p.root, cgroupParentOf(id))))].filter(dir => existsSync(dir))
 }
 
 function load (): string {
@@ -347,7 +306,7 @@ async function run (c: ProcessCluster, index: number): Promise<RunResult> {
   const loadAfter = load()
   const phaseSeconds = (performance.now() - submitAt) / 1000
   // What the AppWorkers and tasks cost: they all started during this phase.
-  const processes = clusterProcesses(root)
+  const processes = clusterProcesses(root, nodeIds)
   const appWorkers = processes.filter(p => p.kind === 'appworker')
   const tasks = processes.filter(p => p.kind === 'task')
   const memory = {
@@ -383,7 +342,7 @@ async function run (c: ProcessCluster, index: number): Promise<RunResult> {
   // Remove the job and wait until no agent holds a container.
   const removeAt = performance.now()
   await client.jobOperation(name, 'remove')
-  await waitAllContainersGone(c, limits.removeMs)
+  await waitAllContainersGone(c, limits.removeMs, limits.requestMs)
   const removeMs = performance.now() - removeAt
   log(`run ${index}: removed, every container gone ${ms(removeMs)} after the remove`)
 
@@ -410,75 +369,10 @@ async function run (c: ProcessCluster, index: number): Promise<RunResult> {
   }
 }
 
-async function waitAllContainersGone (c: ProcessCluster, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs
-  let counts: number[] = []
-  while (Date.now() < deadline) {
-    try {
-      counts = await Promise.all([...c.nodes.values()].filter(node => node.running).map(async node => (await node.client(c.token, limits.requestMs).agent()).containers.length))
-      if (counts.every(count => count === 0)) return
-    } catch {}
-    await sleep(100)
-  }
-  throw new Error(`containers still on the nodes after ${withinMs} ms: ${counts.join(', ')}`)
-}
+let cleaning: Promise<Leftovers> | undefined
 
-// ---------------------------------------------------------------------------------------------
-// Clean-up: remove jobs, wait for containers gone, stop the nodes, then make sure nothing is left.
-
-let cleaning: Promise<{ processes: number, cgroups: number, tempDir: boolean }> | undefined
-
-async function cleanUp (): Promise<{ processes: number, cgroups: number, tempDir: boolean }> {
-  cleaning ??= (async () => {
-    const c = cluster
-    if (c === undefined) return { processes: 0, cgroups: 0, tempDir: false }
-    const live = [...c.nodes.values()].find(node => node.running)
-    if (live !== undefined) {
-      const client = live.client(c.token, limits.requestMs)
-      for (const job of (await client.jobs().catch(() => ({ jobs: [] }))).jobs) await client.jobOperation(job.name, 'remove').catch(() => undefined)
-      await waitAllContainersGone(c, limits.removeMs).catch(error => { log(`clean-up: ${(error as Error).message}`) })
-    }
-    // The leader first, so that it can hand over leadership to a live seed (stopped together, it
-    // tries while the others go, and took about 12 s).
-    const leader = live === undefined ? undefined : await live.client(c.token, 2000).status().then(status => status.leader?.name, () => undefined)
-    const stopAt = performance.now()
-    const stop = async (node: GalaxyProcess): Promise<void> => {
-      const from = node.stderr.length
-      await node.stop(limits.stopMs)
-      const tookMs = performance.now() - stopAt
-      log(`clean-up: ${node.name} stopped (SIGTERM) in ${ms(tookMs)}`)
-      if (tookMs > 5000) log(`clean-up: ${node.name} logged while stopping:\n${node.stderr.slice(from).trim().split('\n').slice(-8).join('\n')}`)
-    }
-    const first = leader === undefined ? undefined : c.nodes.get(leader)
-    if (first !== undefined) await stop(first)
-    await Promise.all([...c.nodes.values()].filter(node => node !== first).map(stop))
-    const afterStop = clusterProcesses(c.root)
-    if (afterStop.length > 0) log(`clean-up: ${afterStop.length} processes left after the nodes stopped: ${afterStop.map(p => `${p.pid} ${p.kind}`).join(', ')}`)
-    // Whatever a node left: a removed container's directory stays a while by design (its logs), a
-    // container that was not removed would still have processes; then the node's cgroup parent.
-    let dirs = 0
-    for (const node of c.nodes.values()) {
-      const containers = join(node.dataDir, 'containers')
-      for (const entry of existsSync(containers) ? readdirSync(containers) : []) {
-        const opened = await ContainerRuntime.open(join(containers, entry), silentLogger).catch(() => undefined)
-        if (opened === undefined) continue
-        dirs++
-        await opened.runtime.destroy(opened.id, 0, 0)
-      }
-    }
-    if (dirs > 0) log(`clean-up: destroyed ${dirs} container dirs the nodes kept`)
-    for (const leftover of clusterProcesses(c.root)) {
-      log(`clean-up: killing leftover ${leftover.kind} ${leftover.pid}: ${leftover.cmd.slice(0, 160)}`)
-      try { process.kill(leftover.pid, 'SIGKILL') } catch {}
-    }
-    await sleep(200)
-    for (const id of nodeIds.values()) for (const dir of cgroupDirsOf(id)) await rmdir(dir).catch(error => { log(`clean-up: rmdir ${dir}: ${(error as Error).message}`) })
-    await Promise.all([...c.nodes.values()].map(async node => { await node.kill() }))
-    const processes = clusterProcesses(c.root).length
-    const cgroups = [...nodeIds.values()].reduce((sum, id) => sum + cgroupDirsOf(id).length, 0)
-    rmSync(c.root, { recursive: true, force: true })
-    return { processes, cgroups, tempDir: existsSync(c.root) }
-  })()
+async function cleanUp (): Promise<Leftovers> {
+  cleaning ??= cluster === undefined ? Promise.resolve({ processes: 0, cgroups: 0, tempDir: false }) : cleanUpCluster(cluster, nodeIds, limits, log)
   return await cleaning
 }
 
