@@ -1,4 +1,4 @@
-import type { NodeId } from '../../lib/ids.js'
+import type { JobId, NodeId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
 import type { PodDirector } from '../../roles/agent/agent-controller.js'
 import type { Placement } from '../../roles/agent/placement.js'
@@ -32,7 +32,7 @@ interface Lookup {
  * failure.
  */
 export class AppMasterRelay implements PodDirector {
-  private readonly lookups = new Map<string, Lookup>()
+  private readonly lookups = new Map<JobId, Lookup>()
 
   constructor (private readonly deps: {
     readonly store: RouterStore
@@ -72,13 +72,13 @@ export class AppMasterRelay implements PodDirector {
     }
   }
 
-  private async lookup (job: string): Promise<Lookup> {
+  private async lookup (job: JobId): Promise<Lookup> {
     const nowMs = Date.now()
     const known = this.lookups.get(job)
     if (known !== undefined && nowMs - known.atMs < relayTimings.lookupMs && (known.holder !== undefined || !known.known)) return known
     const [record, holder] = await Promise.all([
-      this.deps.store.get(jobKey(job as never), { stale: true }),
-      this.deps.store.get(lockKey(appMasterLockOf(job as never)), { stale: true })
+      this.deps.store.get(jobKey(job), { stale: true }),
+      this.deps.store.get(lockKey(appMasterLockOf(job)), { stale: true })
     ])
     const found: Lookup = { known: record !== undefined, holder: holder === undefined ? undefined : new TextDecoder().decode(holder.value) as NodeId, atMs: nowMs }
     this.lookups.set(job, found)

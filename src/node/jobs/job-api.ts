@@ -1,4 +1,4 @@
-import { parseJobId, type JobId, type NodeId } from '../../lib/ids.js'
+import { parseJobId, type ContainerId, type JobId, type NodeId } from '../../lib/ids.js'
 import { placementKey } from '../../roles/agent/placement.js'
 import { encodeJobRecord, jobKey, operateJob, parseJobRecord, type JobOperation, type JobRecord } from '../../roles/job/job-record.js'
 import { parseJobSpec } from '../../roles/job/job-spec.js'
@@ -159,7 +159,7 @@ export class JobApi {
     return { job: name, service: service ?? null, endpoints }
   }
 
-  private async podPlacement (pod: string): Promise<{ node: NodeId, container: string, job: JobId }> {
+  private async podPlacement (pod: string): Promise<{ node: NodeId, container: ContainerId, job: JobId }> {
     const found = (await readPlacements(this.deps.store)).find(each => each.placement.pod === pod)
     if (found === undefined) throw new ApiFailure('ERR_NOT_FOUND', `no pod ${pod} is placed on a node`)
     return { node: found.node, container: found.placement.container, job: found.placement.job }
@@ -177,7 +177,7 @@ export class JobApi {
   /** Deletes the pod's placement: its container is stopped and the ResMan places the pod again. */
   private async restartPod (pod: string): Promise<{ pod: string, container: string }> {
     const { node, container } = await this.podPlacement(pod)
-    await this.deps.store.txn([], [{ type: 'delete', key: placementKey(node, container as never) }])
+    await this.deps.store.txn([], [{ type: 'delete', key: placementKey(node, container) }])
     return { pod, container }
   }
 }
