@@ -246,8 +246,11 @@ export class ClusterNode implements RouterNode {
   get name (): string { return this.options.name }
   get seed (): boolean { return this.state.seed }
 
-  /** Hands leadership to another voter (when leader), then stops everything cleanly. */
-  async stop (): Promise<void> {
+  /**
+   * Hands leadership to another voter (when leader), then stops everything cleanly. Containers
+   * keep running for the next start, unless `disposable` (the data dir goes next): then they go.
+   */
+  async stop (options: { readonly disposable?: boolean } = {}): Promise<void> {
     if (this.stopping) return
     this.stopping = true
     for (const timer of this.timers) clearInterval(timer)
@@ -265,7 +268,7 @@ export class ClusterNode implements RouterNode {
     })
     await this.jobRoles?.stop()
     this.gossip?.stop()
-    await this.agentRole?.stop()
+    await this.agentRole?.stop(options)
     this.replica?.detach()
     await this.driver?.stop()
     await this.transport?.stop()

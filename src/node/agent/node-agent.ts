@@ -108,11 +108,16 @@ export class NodeAgent {
     return { status: 200, contentType: 'text/plain; charset=utf-8', stream: followLog(path, { tailBytes: tail, follow, signal }) }
   }
 
-  /** Stops following placements; the containers and their AppWorkers keep running. */
-  async stop (): Promise<void> {
+  /**
+   * Stops following placements; the containers and their AppWorkers keep running, to be
+   * re-adopted — unless `disposable` (a throwaway data dir): then they are destroyed, and the
+   * node's cgroup parent goes with them.
+   */
+  async stop (options: { readonly disposable?: boolean } = {}): Promise<void> {
     this.watching.abort()
     await this.controller.stop()
     await this.db.close()
+    if (options.disposable === true) await this.runtime.destroyAll()
   }
 }
 

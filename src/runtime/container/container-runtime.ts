@@ -218,6 +218,18 @@ export class ContainerRuntime {
     this.init.logger.info('container destroyed', { container: id, keepDirMs })
   }
 
+  /**
+   * Destroys every container, directories included, and removes the cgroup parent they all went
+   * under: what a node with a throwaway data dir (`--dev`) leaves behind when it stops.
+   */
+  async destroyAll (): Promise<void> {
+    for (const id of await this.list()) await this.destroy(id, 0, 0)
+    if (this.init.isolation.level !== 'full') return
+    const parent = CgroupSet.at(this.init.isolation.placements, this.init.cgroupParent)
+    await parent.killAll()
+    await parent.remove()
+  }
+
   /** Deletes the kept directories of destroyed containers whose time is up. */
   async collectGarbage (nowMs: number): Promise<ContainerId[]> {
     const entries = await readdir(this.init.containersDir, { withFileTypes: true }).catch(() => [])
