@@ -10,6 +10,12 @@ import { decideRestart, describeExit, isSuccess, type TaskExit } from './restart
  */
 export type TaskPhase = 'pending' | 'deploying' | 'deployed' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'finished' | 'failed'
 
+/** Named times of a task. */
+export const taskTimings = {
+  /** After a failed port check, the next one comes this soon (a TCP connect is cheap), or at the interval if sooner. */
+  portRetryMs: 100
+} as const
+
 /** A started task's process: its pid and start time (so that a reused pid is never taken for it). */
 export interface TaskProcess {
   readonly pid: number
@@ -34,6 +40,8 @@ export interface TaskState {
   readonly lastExit: TaskExit | undefined
   readonly health: 'unknown' | 'healthy' | 'unhealthy'
   readonly healthFailures: number
+  /** When the last failure that counted toward `failures` was seen (absent before any). */
+  readonly failureCountedMs?: number | undefined
   readonly nextProbeMs: number
   readonly probing: boolean
   readonly stopDeadlineMs: number
@@ -144,6 +152,7 @@ export function applyTaskEvent (state: TaskState, event: TaskEvent, nowMs: numbe
         process: event.process,
         health: 'unknown',
         healthFailures: 0,
+        failureCountedMs: undefined,
         probing: false,
         nextProbeMs: nowMs + (state.task?.health?.graceMs ?? 0),
         killed: false
@@ -158,16 +167,21 @@ export function applyTaskEvent (state: TaskState, event: TaskEvent, nowMs: numbe
     }
     case 'probed': {
       if (state.phase !== 'running' || !state.probing) return { ...state, probing: false }
-      const interval = state.task?.health?.intervalMs ?? 0
-      if (event.healthy) return { ...state, probing: false, health: 'healthy', healthFailures: 0, nextProbeMs: nowMs + interval }
-      const failures = state.healthFailures + 1
-      const unhealthy = failures >= (state.task?.health?.failures ?? 1)
+      const health = state.task?.health
+      const interval = health?.intervalMs ?? 0
+      if (event.healthy) return { ...state, probing: false, health: 'healthy', healthFailures: 0, failureCountedMs: undefined, nextProbeMs: nowMs + interval }
+      // Failures count at most one per interval, as if probed at the interval; a failed port check
+      // is tried again sooner, so that a server that begins listening is seen healthy at once.
+      const counts = state.failureCountedMs === undefined || nowMs >= state.failureCountedMs + interval
+      const failures = state.healthFailures + (counts ? 1 : 0)
+      const unhealthy = failures >= (health?.failures ?? 1)
       return {
         ...state,
         probing: false,
         healthFailures: failures,
+        failureCountedMs: counts ? nowMs : state.failureCountedMs,
         health: unhealthy ? 'unhealthy' : state.health,
-        nextProbeMs: nowMs + interval,
+        nextProbeMs: nowMs + (health?.port !== undefined ? Math.min(interval, taskTimings.portRetryMs) : interval),
         message: unhealthy ? `unhealthy: ${event.reason}` : state.message
       }
     }

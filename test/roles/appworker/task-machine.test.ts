@@ -168,14 +168,23 @@ test('health: no probe before the grace, unhealthy after the failures in a row, 
   [state, actions] = plan(state, target(), 2500)
   t.deepEqual(actions, [], 'one probe at a time')
   state = applyTaskEvent(state, { type: 'probed', healthy: false, reason: 'connection refused' }, 2500)
-  t.is(state.health, 'unknown', 'one failure is not enough')
+  t.is(state.health, 'unknown', 'one failure is not enough');
+  [state, actions] = plan(state, target(), 2599)
+  t.deepEqual(actions, []);
+  [state, actions] = plan(state, target(), 2600)
+  t.deepEqual(actions, ['probe'], 'a failed port check is tried again 100 ms later')
+  state = applyTaskEvent(state, { type: 'probed', healthy: false, reason: 'connection refused' }, 2600)
+  t.is(state.healthFailures, 1, 'failures count once per interval, however often the port is tried')
+  t.is(state.health, 'unknown')
   state = planTask(state, target(), 3500).state
   state = applyTaskEvent(state, { type: 'probed', healthy: false, reason: 'connection refused' }, 3500)
   t.is(state.health, 'unhealthy')
   t.is(state.message, 'unhealthy: connection refused')
   state = planTask(state, target(), 4500).state
   state = applyTaskEvent(state, { type: 'probed', healthy: true, reason: '' }, 4500)
-  t.is(state.health, 'healthy')
+  t.is(state.health, 'healthy');
+  [state, actions] = plan(state, target(), 5499)
+  t.deepEqual(actions, [], 'a healthy task is checked at the interval')
 })
 
 test('a new data version reloads a running task; without a reload command or data package it is taken as is', t => {
