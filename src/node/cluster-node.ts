@@ -215,7 +215,7 @@ export class ClusterNode implements RouterNode {
         logger: log
       })
       if (options.roles.includes('agent')) {
-        node.agentRole = await NodeAgent.start({ dataDir, node: id, capacity, reserve: { ...defaultReserve, ...options.reserve }, handle: async call => await started.router.handle(call), director: node.jobRoles.relay, logger: log.child({ component: 'agent' }) })
+        node.agentRole = await NodeAgent.start({ dataDir, node: id, capacity, reserve: { ...defaultReserve, ...options.reserve }, handle: async call => await started.router.handle(call), director: node.jobRoles.relay, silentMs: options.rescheduleAfterMs ?? resManTimings.deadAfterMs, logger: log.child({ component: 'agent' }) })
       }
       node.gossip = new GossipService({
         host,

@@ -53,7 +53,7 @@ export class UpCommand extends GalaxyCommand {
   keyFile = Option.String('--key-file', { description: 'The cluster key file (default $GALAXY_CLUSTER_KEY, else <data>/cluster.key)' })
   suspectAfter = Option.String('--suspect-after', '3s', { description: 'A node silent on gossip this long is suspect' })
   deadAfter = Option.String('--dead-after', '10s', { description: 'A node silent on gossip this long is dead' })
-  rescheduleAfter = Option.String('--reschedule-after', '30s', { description: 'A node silent this long is given up: the ResMan places its pods on other nodes' })
+  rescheduleAfter = Option.String('--reschedule-after', '30s', { description: 'A node silent this long is given up: the ResMan places its pods on other nodes (so is a pod whose AppWorker stops pulling)' })
   reserve = Option.String('--reserve', { description: 'What the agent keeps back for the host, e.g. cpu=500m,memory=512MB,disk=1GB (the default; 1GB = 1024 MB)' })
   logLevel = Option.String('--log-level', 'info', { description: 'debug, info, warn or error' })
 

@@ -51,6 +51,8 @@ export class NodeAgent {
     readonly handle: (call: ApiCall) => Promise<ApiReply>
     /** Who answers the pods' pulls: their jobs' AppMasters. */
     readonly director?: PodDirector | undefined
+    /** How long an AppWorker may go without pulling before its container is failed (`agentTimings.silentMs`). */
+    readonly silentMs?: number | undefined
     readonly logger: Logger
   }): Promise<NodeAgent> {
     const logger = options.logger
@@ -68,6 +70,7 @@ export class NodeAgent {
       director: options.director,
       capacity: { total, reserved: options.reserve },
       clock: systemClock,
+      silentMs: options.silentMs,
       logger
     })
     try {

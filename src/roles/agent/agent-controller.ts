@@ -86,11 +86,24 @@ export const agentTimings = {
   /** How often a step deletes the kept directories of destroyed containers whose time is up. */
   collectGarbageMs: 60_000,
   /** Beyond its tasks' stop timeouts, the time a stopping pod gets for its pulls and stop commands. */
-  stopGraceMs: 10_000
+  stopGraceMs: 10_000,
+  /**
+   * A running container whose AppWorker has not pulled for this long (it pulls every second) is
+   * failed and destroyed, so that the ResMan places its pod again: a hung AppWorker is lost as a
+   * dead node is (the node's `--reschedule-after` sets it). Before its first pull an AppWorker
+   * gets `firstPullFactor` times as long: on a busy host a hundred of them may be starting.
+   */
+  silentMs: 30_000,
+  firstPullFactor: 4
 } as const
 
 /** Why a container whose root process ended is failed. */
 const appWorkerDied = 'its AppWorker died'
+
+/** Why a container whose root process stopped pulling is failed. */
+function appWorkerSilent (silentMs: number): string {
+  return `its AppWorker did not pull for ${Math.round(silentMs / 1000)} s`
+}
 
 /** The task phases in which a task has no process and starts none. */
 const quietTaskPhases: ReadonlySet<string> = new Set(['pending', 'stopped', 'finished', 'failed'])
@@ -116,6 +129,9 @@ export class AgentController {
   private readonly statuses = new Map<ContainerId, { status: PodStatus, atMs: number }>()
   private readonly refused = new Map<ContainerId, { placement: Placement, reason: string }>()
   private readonly samples = new Map<ContainerId, { cpuUs: number, atMs: number, cpuMillicores: number, memoryBytes: number }>()
+  /** When (monotonic) each open container's AppWorker last pulled, or its relay was opened. */
+  private readonly heard = new Map<ContainerId, number>()
+  private lastStepMs: number | undefined
   private facts: HostFacts = { diskFreeBytes: 0, diskTotalBytes: 0, missingCgroups: [] }
   private timer: Timer | undefined
   private measureTimer: Timer | undefined
@@ -135,6 +151,8 @@ export class AgentController {
     readonly capacity: Capacity
     readonly clock: Clock
     readonly logger: Logger
+    /** See `agentTimings.silentMs`, its default. */
+    readonly silentMs?: number | undefined
   }) {}
 
   /** Loads the database, re-adopts the containers whose AppWorker lives, and starts the loop. */
@@ -256,10 +274,15 @@ export class AgentController {
     } catch (error) {
       logger.debug('placements cannot be read; keeping every container as it is', { error: (error as Error).message })
     }
+    const silentMs = this.components.silentMs ?? agentTimings.silentMs
+    const monotonicNowMs = this.stepGap()
     for (const [id, record] of this.records) {
       if ((record.state === 'running' || record.state === 'stopping') && (record.root === undefined || !await host.isAlive(record.root))) {
         logger.warn('the AppWorker of a container died', { container: id, pid: record.root?.pid ?? 0 })
         await this.save({ ...record, state: 'dead', message: appWorkerDied })
+      } else if (record.state === 'running' && monotonicNowMs - (this.heard.get(id) ?? monotonicNowMs) >= silentMs * (this.statuses.has(id) ? 1 : agentTimings.firstPullFactor)) {
+        logger.warn('the AppWorker of a container stopped pulling', { container: id, pid: record.root?.pid ?? 0, silentMs })
+        await this.save({ ...record, state: 'dead', message: appWorkerSilent(silentMs) })
       }
     }
     // Unreadable placements: every container is wanted as it is (a failed one stays failed).
@@ -282,6 +305,18 @@ export class AgentController {
       this.lastCollectMs = monotonicMs
       await host.collectGarbage().catch(error => { logger.warn('collecting kept container directories failed', { error: (error as Error).message }) })
     }
+  }
+
+  /**
+   * The monotonic time of this step. A node that itself stood still (stopped, starved) between
+   * steps heard no pulls meanwhile: the silences are moved on by the time it stood still.
+   */
+  private stepGap (): number {
+    const nowMs = this.components.clock.monotonicMs()
+    const stoodStillMs = this.lastStepMs === undefined ? 0 : nowMs - this.lastStepMs - 2 * agentTimings.reconcileMs
+    if (stoodStillMs > 0) for (const [id, atMs] of this.heard) this.heard.set(id, atMs + stoodStillMs)
+    this.lastStepMs = nowMs
+    return nowMs
   }
 
   private async apply (action: AgentAction, wanted: ReadonlyMap<ContainerId, Placement>): Promise<void> {
@@ -316,7 +351,8 @@ export class AgentController {
         await this.components.relay.close(action.id)
         this.statuses.delete(action.id)
         this.samples.delete(action.id)
-        if (action.reason === 'root process died') await this.save({ ...record, state: 'failed', root: undefined })
+        this.heard.delete(action.id)
+        if (action.reason === 'root process lost') await this.save({ ...record, state: 'failed', root: undefined })
         else await this.forget(action.id)
         return
       }
@@ -354,6 +390,7 @@ export class AgentController {
   }
 
   private async openRelay (id: ContainerId): Promise<void> {
+    this.heard.set(id, this.components.clock.monotonicMs())
     await this.components.relay.open(id, pull => this.answer(id, pull))
   }
 
@@ -366,6 +403,7 @@ export class AgentController {
       return { type: 'wait' }
     }
     this.statuses.set(id, { status: pull.status, atMs: this.components.clock.wallMs() })
+    this.heard.set(id, this.components.clock.monotonicMs())
     if (record.state === 'stopping') {
       if (isQuiet(pull.status)) this.kick()
       return { type: 'stop' }

@@ -14,8 +14,8 @@ export interface DesiredContainer {
 /**
  * Where a container of this node is. `creating`: recorded before it is made, so that a crash
  * half-way is cleaned up. `running`: its root process (the AppWorker) is alive. `stopping`: its
- * AppWorker was told to stop the tasks, gracefully. `dead`: the root process is gone and the
- * container must be cleaned up. `failed`: cleaned up after a failure, kept as a record so that it
+ * AppWorker was told to stop the tasks, gracefully. `dead`: the root process is gone (or stopped
+ * pulling) and the container must be cleaned up. `failed`: cleaned up after a failure, kept as a record so that it
  * is reported, not made again (the ResMan places the pod anew).
  */
 export type ContainerState = 'creating' | 'running' | 'stopping' | 'dead' | 'failed'
@@ -36,7 +36,7 @@ export type AgentAction =
   | { readonly type: 'create', readonly id: ContainerId }
   | { readonly type: 'update', readonly id: ContainerId }
   | { readonly type: 'stop', readonly id: ContainerId, readonly reason: 'unwanted' | 'envelope changed' }
-  | { readonly type: 'destroy', readonly id: ContainerId, readonly reason: 'stopped' | 'root process died' | 'half made' }
+  | { readonly type: 'destroy', readonly id: ContainerId, readonly reason: 'stopped' | 'root process lost' | 'half made' }
   | { readonly type: 'refuse', readonly id: ContainerId, readonly reason: string }
   | { readonly type: 'forget', readonly id: ContainerId }
 
@@ -60,7 +60,7 @@ export function reconcileContainers (desired: readonly DesiredContainer[], actua
         if (want === undefined) actions.push({ type: 'forget', id: container.id })
         break
       case 'dead':
-        actions.push({ type: 'destroy', id: container.id, reason: 'root process died' })
+        actions.push({ type: 'destroy', id: container.id, reason: 'root process lost' })
         break
       case 'creating':
         // Made again in a later round, whole, if still wanted.

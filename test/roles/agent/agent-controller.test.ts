@@ -413,6 +413,38 @@ test('an AppWorker that dies while the node runs makes its container failed, des
   t.is(world.record('a')?.message, 'its AppWorker died')
 })
 
+test('an AppWorker that lives but stops pulling for silentMs makes its container failed, destroyed; a node that stood still kills nothing', async t => {
+  const world = await runningNode()
+  const root = world.rootOf('a')
+  /** The node steps every second for `count` seconds; the AppWorker pulls each second when `pulling`. */
+  const seconds = async (count: number, pulling: boolean): Promise<void> => {
+    for (let second = 0; second < count; second++) {
+      world.clock.advance(1000)
+      if (pulling) await world.relay.pull('a', root, status('running'))
+      await world.step()
+    }
+  }
+  const silentS = agentTimings.silentMs / 1000
+  await seconds(agentTimings.firstPullFactor * silentS - 1, false)
+  t.is(world.record('a')?.state, 'running', 'a starting AppWorker gets longer for its first pull')
+  await seconds(2 * silentS, true)
+  t.is(world.record('a')?.state, 'running', 'it pulls')
+  await seconds(silentS - 1, false)
+  t.is(world.record('a')?.state, 'running', 'silent for less than silentMs')
+  await seconds(1, true)
+  await seconds(silentS / 2, false)
+  // The node itself stands still far past silentMs: the silence is not the AppWorker's.
+  world.clock.advance(3 * agentTimings.silentMs)
+  await world.step()
+  await seconds(2, false)
+  t.is(world.record('a')?.state, 'running', 'a node that stood still kills nothing')
+  t.deepEqual(world.host.destroyed, [])
+  await seconds(silentS / 2, false)
+  t.deepEqual(world.host.destroyed, ['a'])
+  t.is(world.record('a')?.state, 'failed')
+  t.is(world.record('a')?.message, `its AppWorker did not pull for ${silentS} s`)
+})
+
 test('a placement that does not fit is reported refused with the reason and never made', async t => {
   const small: Capacity = { total: { cpuMillicores: 1000, memoryBytes: 8 * gib, diskBytes: 100 * gib }, reserved: { cpuMillicores: 200, memoryBytes: 0, diskBytes: 0 } }
   const world = node(small)

@@ -49,8 +49,8 @@ test('a changed envelope is stopped and made again in a later round; a new descr
   t.deepEqual(summary(reconcileContainers([want('a', request(1000), 'e1', 'v2')], [have('a', request(1000), 'stopping')], capacity)), [])
 })
 
-test('a container whose root process died is cleaned up, kept as failed while wanted, forgotten when not', t => {
-  t.deepEqual(summary(reconcileContainers([want('a', request(1000))], [have('a', request(1000), 'dead')], capacity)), ['destroy a: root process died'])
+test('a container whose root process is lost is cleaned up, kept as failed while wanted, forgotten when not', t => {
+  t.deepEqual(summary(reconcileContainers([want('a', request(1000))], [have('a', request(1000), 'dead')], capacity)), ['destroy a: root process lost'])
   t.deepEqual(reconcileContainers([want('a', request(1000))], [have('a', request(1000), 'failed')], capacity), [])
   t.deepEqual(summary(reconcileContainers([], [have('a', request(1000), 'failed')], capacity)), ['forget a'])
 })
