@@ -221,6 +221,11 @@ needsCgroups('the task lifecycle end to end: deploy over HTTP, start, crash and 
   t.true(readFileSync(join(h.root, 'logs', 'worker.out.log'), 'utf8').includes('stopping gracefully'), 'the task\'s output is in its log file')
   const left = (await h.runtime.pids(h.spec.id)).filter(pid => !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('appworker'))
   t.deepEqual(left, [], 'no task process is left')
+
+  // Told to quit (its resources changed): every task stays stopped and the pod says why.
+  h.fake.command = { type: 'quit' }
+  await h.waitTask('web', () => h.fake.status?.message.startsWith('quit:') === true, 'the pod reports it quit')
+  t.is(h.fake.status?.phase, 'stopped')
 })
 
 needsCgroups('bad input fails the task with a clear message and leaves the container consistent', async t => {

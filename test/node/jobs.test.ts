@@ -3,7 +3,10 @@
 // rolling update with step 2 keeps at least 4 in service, updates in place, pauses at a breakpoint,
 // continues and rolls back; a node killed with its pods and the job's AppMaster: its pods run
 // elsewhere, no other pod restarts; the active ResMan killed: the standby takes over and no pod is
-// placed twice; a spec that is not valid changes nothing; a job that does not fit says why.
+// placed twice; a resource change moves pods to new containers at the pace of the update; a pod
+// whose AppWorker hangs is made again; a spec that is not valid changes nothing; a job that does
+// not fit says why.
+import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
 import type { ExecutionContext } from 'ava'
 import { decodePlacement } from '../../src/node/agent/placement-codec.js'
@@ -125,7 +128,7 @@ function nodeById (cluster: ProcessCluster, status: JobStatusBody, id: string): 
   return found
 }
 
-needsCgroups('three nodes run 6 pods where naming says; a rolling update keeps 4 in service, in place; breakpoint, continue, rollback', async t => {
+needsCgroups('three nodes run 6 pods where naming says; a rolling update keeps 4 in service, in place; breakpoint, continue, rollback; a resource change by quit; a hung AppWorker', async t => {
   const cluster = await startCluster(t)
   const client = cluster.client('n2')
   const submitted = await client.submitJob({ spec: webSpec() })
@@ -192,6 +195,51 @@ needsCgroups('three nodes run 6 pods where naming says; a rolling update keeps 4
   }, 120_000)
   t.is(back.job.current.version, updated.job.current.version, 'back at version 2')
   t.deepEqual((await client.jobHistory('web')).history.map(event => event.event), ['submit', 'running', 'update', 'updated', 'update', 'paused', 'continue', 'paused', 'rollback', 'updated'])
+
+  // A resource change: the AppMaster tells pods to quit, step 2 at a time, and pauses at the
+  // breakpoint; the ResMan makes each again in a new container with the new envelope.
+  const before = new Map(back.pods.map(pod => [pod.pod, pod.container]))
+  await client.updateJob('web', { spec: webSpec({ version: '2', cpu: '60m' }), breakpoint: 4 })
+  let worstRecreating = 0
+  const sampleService = async (): Promise<JobStatusBody> => {
+    const status = await client.job('web')
+    const inService = status.pods.filter(pod => pod.status !== null && pod.status.phase === 'running' && pod.status.healthy).length
+    worstRecreating = Math.max(worstRecreating, status.job.replica - inService)
+    return status
+  }
+  const recreatedPaused = await waitFor('paused at the breakpoint with 4 pods made again', async () => {
+    const status = await sampleService()
+    return status.job.state === 'paused' ? status : false
+  }, 120_000)
+  await sleep(1500)
+  const moved = (status: JobStatusBody): number => status.pods.filter(pod => pod.container !== before.get(pod.pod)).length
+  t.is(moved(await sampleService()), 4, 'no pod past the breakpoint quits')
+  t.is(recreatedPaused.pods.filter(pod => pod.status?.version === recreatedPaused.job.current.podVersion).length, 4)
+  await client.continueJob('web', undefined)
+  const recreated = await waitFor('the resource change done', async () => {
+    const status = await sampleService()
+    return status.job.state === 'running' && serving(status) === 6 ? status : false
+  }, 120_000)
+  t.is(moved(recreated), 6, 'every pod in a new container')
+  t.true(worstRecreating <= 2, `at most 2 out of service, saw ${worstRecreating}`)
+  const envelopes = (await placements(client)).length
+  t.is(envelopes, 6, 'one placement per pod')
+
+  // A pod whose AppWorker hangs (alive, no pulls) is lost and made again after --reschedule-after.
+  const victim = recreated.pods[0]
+  const victimNode = cluster.node(victim?.nodeName ?? '')
+  const appWorkerPid = (await victimNode.client(cluster.token).agent()).containers.find(container => container.placement.container === victim?.container)?.root?.pid ?? 0
+  t.true(appWorkerPid > 0)
+  const hungAt = Date.now()
+  process.kill(appWorkerPid, 'SIGSTOP')
+  const healed = await waitFor('the hung pod made again', async () => {
+    const status = await client.job('web')
+    const pod = status.pods.find(each => each.pod === victim?.pod)
+    return pod !== undefined && pod.container !== victim?.container && serving(status) === 6 ? status : false
+  }, 60_000)
+  t.log(`hung AppWorker → pod serving in a new container: ${Date.now() - hungAt} ms`)
+  t.is(healed.pods.length, 6)
+  t.false(existsSync(`/proc/${appWorkerPid}`), 'the hung AppWorker was killed with its container')
 })
 
 needsCgroups('a killed node\'s pods run elsewhere; its AppMaster fails over without restarting pods; the standby ResMan takes over and places no pod twice', async t => {

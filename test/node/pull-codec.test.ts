@@ -32,6 +32,7 @@ test('every command survives the wire; empty optional fields come back absent', 
   const commands: PodCommand[] = [
     { type: 'stop' },
     { type: 'wait' },
+    { type: 'quit' },
     {
       type: 'run',
       pod: {

@@ -129,6 +129,7 @@ function fromExitMessage (exit: galaxy.TaskExit.$Properties): TaskExit {
 export function encodePullResponse (command: PodCommand): Uint8Array {
   if (command.type === 'stop') return galaxy.PullResponse.encode({ stop: {} }).finish()
   if (command.type === 'wait') return galaxy.PullResponse.encode({ wait: {} }).finish()
+  if (command.type === 'quit') return galaxy.PullResponse.encode({ quit: {} }).finish()
   return galaxy.PullResponse.encode({ run: toPodMessage(command.pod) }).finish()
 }
 
@@ -162,6 +163,7 @@ export function decodePullResponse (bytes: Uint8Array): PodCommand {
     switch (message.command) {
       case 'stop': return { type: 'stop' }
       case 'wait': return { type: 'wait' }
+      case 'quit': return { type: 'quit' }
       case 'run': {
         const pod = message.run as galaxy.PodDescription.$Properties
         return { type: 'run', pod: fromPodMessage(pod) }

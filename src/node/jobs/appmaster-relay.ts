@@ -4,6 +4,7 @@ import type { PodDirector } from '../../roles/agent/agent-controller.js'
 import type { Placement } from '../../roles/agent/placement.js'
 import type { PodCommand, PodStatus } from '../../roles/appworker/pod-status.js'
 import { jobKey } from '../../roles/job/job-record.js'
+import { placementShape } from '../../roles/job/pod-of-spec.js'
 import { lockKey } from '../../store/state-machine.js'
 import { internalCall, type ApiCall, type ApiReply } from '../api/call.js'
 import type { RouterStore } from '../router-store.js'
@@ -56,6 +57,7 @@ export class AppMasterRelay implements PodDirector {
       node: this.deps.self,
       host: this.deps.host,
       ports: Object.fromEntries(placement.ports.map(port => [port.name, port.port])),
+      shape: placementShape(placement),
       status
     }
     try {

@@ -95,9 +95,9 @@ export class JobRoles {
   pull (body: unknown): ApiReply {
     if (this.appMasters === undefined) throw new ApiFailure('ERR_NOT_HOLDER', 'this node runs no AppMaster')
     const pull = body as Partial<RelayedPodPull>
-    const strings = [pull.job, pull.pod, pull.container, pull.node, pull.host].every(field => typeof field === 'string')
+    const strings = [pull.job, pull.pod, pull.container, pull.node, pull.host, pull.shape].every(field => typeof field === 'string')
     if (!strings || typeof pull.ports !== 'object' || pull.ports === null || typeof pull.status !== 'object' || pull.status === null || !Array.isArray(pull.status.tasks)) {
-      throw new ApiFailure('ERR_BAD_REQUEST', 'a relayed pull needs job, pod, container, node, host, ports and status')
+      throw new ApiFailure('ERR_BAD_REQUEST', 'a relayed pull needs job, pod, container, node, host, ports, shape and status')
     }
     return jsonReply(200, { command: this.appMasters.pull(pull as RelayedPodPull) })
   }

@@ -1,10 +1,10 @@
 import type { JobId, NodeId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
 import { answerPull, lostPods, podRecordOf, settleJob, type KnownPod, type PodPull } from '../../roles/appmaster/pod-director.js'
-import { encodeJobRecord, jobKey, type JobRecord } from '../../roles/job/job-record.js'
+import { encodeJobRecord, jobKey, jobsPrefix, type JobRecord } from '../../roles/job/job-record.js'
 import { podKey, type PodRecord } from '../../roles/job/pod-record.js'
 import type { PodCommand } from '../../roles/appworker/pod-status.js'
-import { lockKey } from '../../store/state-machine.js'
+import { lockKey, storeLimits } from '../../store/state-machine.js'
 import { ApiFailure } from '../api/router.js'
 import type { RouterStore } from '../router-store.js'
 import { readJobs } from './cluster-reads.js'
@@ -39,7 +39,9 @@ interface JobMaster {
   readonly pods: Map<string, KnownPod>
   /** What was last written of each pod (without its time), so that only changes are written. */
   readonly written: Map<string, string>
-  writing: Promise<void>
+  /** Pod records not yet written, the latest of each pod (undefined: delete it); written together. */
+  readonly unwritten: Map<string, PodRecord | undefined>
+  flushing: boolean
 }
 
 /**
@@ -51,7 +53,9 @@ interface JobMaster {
 export class NodeAppMasters {
   private readonly masters = new Map<JobId, JobMaster>()
   private timer: NodeJS.Timeout | undefined
-  private stepping = false
+  private running: Promise<void> | undefined
+  private again = false
+  private readonly watching = new AbortController()
 
   constructor (private readonly deps: {
     readonly store: RouterStore
@@ -65,13 +69,33 @@ export class NodeAppMasters {
   }
 
   start (): void {
-    this.timer = setInterval(() => { void this.step() }, appMasterHostTimings.stepMs)
-    void this.step()
+    this.timer = setInterval(() => { this.kick() }, appMasterHostTimings.stepMs)
+    // A new job is taken, and an operation on a job followed, at once rather than at the next step.
+    void this.deps.store.watch(jobsPrefix, () => { this.kick() }, this.watching.signal)
+    this.kick()
   }
 
   stop (): void {
     clearInterval(this.timer)
+    this.watching.abort()
     this.masters.clear()
+  }
+
+  /** Runs a step now, or right after the one that runs. */
+  kick (): void {
+    if (this.running !== undefined) {
+      this.again = true
+      return
+    }
+    this.running = this.step().catch(error => {
+      this.deps.logger.debug('appmaster step failed', { error: (error as Error).message })
+    }).finally(() => {
+      this.running = undefined
+      if (this.again) {
+        this.again = false
+        this.kick()
+      }
+    })
   }
 
   /** The jobs this node drives. */
@@ -86,24 +110,17 @@ export class NodeAppMasters {
     const { job: _job, ...pull } = relayed
     const nowMs = Date.now()
     const answer = answerPull(master.record, master.pods, pull, nowMs)
+    const moving = answer.command.type === 'run' || answer.command.type === 'quit'
     const holding = nowMs < master.sinceMs + appMasterHostTimings.rebuildMs && master.record.state === 'updating' &&
-      answer.command.type === 'run' && pull.status.version !== '' && pull.status.version !== master.record.current.podVersion
+      moving && pull.status.version !== '' && pull.status.version !== master.record.current.podVersion
     master.pods.set(pull.pod, holding ? { ...answer.pod, admitted: master.pods.get(pull.pod)?.admitted } : answer.pod)
     this.writePod(master, podRecordOf(master.record, master.pods.get(pull.pod) ?? answer.pod, nowMs))
     return holding ? { type: 'wait' } : answer.command
   }
 
   private async step (): Promise<void> {
-    if (this.stepping) return
-    this.stepping = true
-    try {
-      await this.follow()
-      for (const master of this.masters.values()) await this.tend(master)
-    } catch (error) {
-      this.deps.logger.debug('appmaster step failed', { error: (error as Error).message })
-    } finally {
-      this.stepping = false
-    }
+    await this.follow()
+    for (const master of this.masters.values()) await this.tend(master)
   }
 
   /** Reads the jobs and the holders of their locks: drops what this node lost, takes what has no holder. */
@@ -130,7 +147,7 @@ export class NodeAppMasters {
       if (this.masters.size > least) break
       const token = await store.tryLock(appMasterLockOf(record.name), self, await this.deps.lease.current())
       if (token === undefined) continue
-      this.masters.set(record.name, { record, modRevision, token, sinceMs: Date.now(), pods: new Map(), written: new Map(), writing: Promise.resolve() })
+      this.masters.set(record.name, { record, modRevision, token, sinceMs: Date.now(), pods: new Map(), written: new Map(), unwritten: new Map(), flushing: false })
       load.set(self, (load.get(self) ?? 0) + 1)
       this.deps.logger.info('appmaster took a job', { job: record.name, token })
     }
@@ -142,8 +159,9 @@ export class NodeAppMasters {
     for (const pod of lostPods(master.pods, nowMs)) {
       master.pods.delete(pod)
       master.written.delete(pod)
-      this.enqueue(master, async () => { await this.fencedWrite(master, [{ type: 'delete', key: podKey(master.record.name, pod) }]) })
+      master.unwritten.set(pod, undefined)
     }
+    this.flush(master)
     const settled = settleJob(master.record, master.pods, nowMs)
     if (settled === undefined) return
     const written = await this.deps.store.txn(
@@ -160,16 +178,37 @@ export class NodeAppMasters {
     const bare = JSON.stringify({ ...record, updatedAtMs: 0 })
     if (master.written.get(record.pod) === bare) return
     master.written.set(record.pod, bare)
-    this.enqueue(master, async () => {
-      await this.fencedWrite(master, [{ type: 'put', key: podKey(master.record.name, record.pod), value: new TextEncoder().encode(JSON.stringify(record)) }])
-    })
+    master.unwritten.set(record.pod, record)
+    this.flush(master)
   }
 
-  /** Runs the job's writes one after another, so that an older record never overwrites a newer one. */
-  private enqueue (master: JobMaster, write: () => Promise<void>): void {
-    master.writing = master.writing.then(write).catch(error => {
+  /**
+   * Writes the job's unwritten pod records, as few transactions as the store allows, until none
+   * is left; one flush at a time per job, so that an older record never overwrites a newer one,
+   * and whatever changes while one is in flight goes in the next. A pod's record changes a few
+   * times while it starts: batching keeps naming close behind the pods when many start at once.
+   */
+  private flush (master: JobMaster): void {
+    if (master.flushing || master.unwritten.size === 0) return
+    master.flushing = true
+    const encoder = new TextEncoder()
+    void (async () => {
+        while (master.unwritten.size > 0 && this.masters.get(master.record.name) === master) {
+        const batch = [...master.unwritten].slice(0, storeLimits.opsPerTxn)
+        for (const [pod] of batch) master.unwritten.delete(pod)
+        const ops = batch.map(([pod, record]) => record === undefined
+          ? { type: 'delete' as const, key: podKey(master.record.name, pod) }
+          : { type: 'put' as const, key: podKey(master.record.name, pod), value: encoder.encode(JSON.stringify(record)) })
+        await this.fencedWrite(master, ops)
+      }
+    })().catch(error => {
+      // Written again, whole, from the next pulls.
       master.written.clear()
+      master.unwritten.clear()
       this.deps.logger.debug('appmaster write failed', { job: master.record.name, error: (error as Error).message })
+    }).finally(() => {
+      master.flushing = false
+      if (this.masters.get(master.record.name) === master) this.flush(master)
     })
   }
 

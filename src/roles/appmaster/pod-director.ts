@@ -1,7 +1,7 @@
 import type { ContainerId, NodeId, PodId } from '../../lib/ids.js'
 import type { PodCommand, PodStatus } from '../appworker/pod-status.js'
 import { podIndexOf, withEvent, type JobEvent, type JobRecord, type JobVersion } from '../job/job-record.js'
-import { podDescriptionOf } from '../job/pod-of-spec.js'
+import { podDescriptionOf, versionShape } from '../job/pod-of-spec.js'
 import { isServing, type PodRecord } from '../job/pod-record.js'
 
 /** Named times of the AppMaster (Galaxy 3.0: `master_pod_dead_time` = 10 s). */
@@ -19,6 +19,8 @@ export interface PodPull {
   readonly host: string
   /** Port name → number, of this pod. */
   readonly ports: Readonly<Record<string, number>>
+  /** The shape of its container (`placementShape`): a pod whose shape is not the target's must quit to move. */
+  readonly shape: string
   readonly status: PodStatus
 }
 
@@ -37,8 +39,10 @@ export interface KnownPod {
  * `pull.pod`). A pod of a stopping job, or not among `<job>.0` to `<job>.<replica − 1>`, is
  * stopped. A fresh pod (no version yet) and a pod at the job's current version are told to run it.
  * A pod at another version moves to the current one only during an update, paced as Galaxy's
- * `step`, `interval` and `breakpoint` say (see `canAdmit`); until then, and in any other state
- * (after a cancel, during a pause), it waits and keeps its version. Never mutates its inputs.
+ * `step`, `interval` and `breakpoint` say (see `canAdmit`): rebuilt in place, or told to quit when
+ * its container's shape is not the current version's (the ResMan then makes it again); until
+ * then, and in any other state (after a cancel, during a pause), it waits and keeps its version.
+ * Never mutates its inputs.
  */
 export function answerPull (job: JobRecord, pods: ReadonlyMap<string, KnownPod>, pull: PodPull, nowMs: number): { readonly command: PodCommand, readonly pod: KnownPod } {
   const target = targetOf(job.current)
@@ -57,8 +61,9 @@ export function answerPull (job: JobRecord, pods: ReadonlyMap<string, KnownPod>,
   }
   if (pull.status.version === '' || isAtTarget(pull, job.current)) return { command: run, pod: known() }
   if (job.state !== 'updating') return { command: { type: 'wait' }, pod: known() }
-  if (admitted !== undefined) return { command: run, pod: known() }
-  if (canAdmit(job, pods, pull.pod, nowMs)) return { command: run, pod: known({ admitted: { target, atMs: nowMs } }) }
+  const move: PodCommand = pull.shape === versionShape(job.current) ? run : { type: 'quit' }
+  if (admitted !== undefined) return { command: move, pod: known() }
+  if (canAdmit(job, pods, pull.pod, nowMs)) return { command: move, pod: known({ admitted: { target, atMs: nowMs } }) }
   return { command: { type: 'wait' }, pod: known() }
 }
 

@@ -51,6 +51,9 @@ export const appWorkerLimits = {
   logRotateIntervalMs: 10_000
 } as const
 
+/** The pod's message once told to quit: its container is to be made again. */
+const quitMessage = 'quit: its resources changed, the container is made again'
+
 /**
  * The AppWorker's thin controller: pulls a command every second, and at once when the pod's status changed (sending it),
  * turns it into a target per task, and runs what `planTask` says, feeding each outcome back as an
@@ -204,6 +207,9 @@ export class AppWorkerController {
     if (command.type === 'wait') return
     if (command.type === 'stop') {
       this.stopped = true
+    } else if (command.type === 'quit') {
+      this.stopped = true
+      this.podMessage = quitMessage
     } else {
       const problem = checkPodDescription(command.pod, this.components.portNames)
       if (problem !== undefined) {

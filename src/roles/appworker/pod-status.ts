@@ -35,11 +35,13 @@ export interface TaskStatus {
 
 /**
  * What the command source answers a pull with: run this pod (a new version rebuilds in place, a
- * new data version reloads), stop every task (the container stays), or carry on as before.
+ * new data version reloads), stop every task (the container stays), quit (stop every task: the
+ * container is to be made again, its resources changed), or carry on as before.
  */
 export type PodCommand =
   | { readonly type: 'run', readonly pod: PodDescription }
   | { readonly type: 'stop' }
+  | { readonly type: 'quit' }
   | { readonly type: 'wait' }
 
 const phaseOrder: readonly PodPhase[] = ['failed', 'stopping', 'deploying', 'pending', 'starting']

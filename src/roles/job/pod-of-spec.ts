@@ -104,6 +104,11 @@ export function placementShape (placement: Placement): string {
   return JSON.stringify({ cpuBurst, tasks, diskBytes, namespaces, volumes, ports: ports.map(port => port.name) })
 }
 
+/** The shape of the version's placements (see `placementShape`): a pod whose container has another must get a new one. */
+export function versionShape (version: JobVersion): string {
+  return placementShape(placementOf(version, { container: 'shape' as ContainerId, pod: 'shape' as PodId }, []))
+}
+
 /** JSON with object keys sorted at every level. */
 function canonicalJson (value: unknown): string {
   return JSON.stringify(value, (_key, item: unknown) => {

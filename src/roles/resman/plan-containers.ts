@@ -2,7 +2,7 @@ import type { ContainerId, JobId, NodeId, PodId } from '../../lib/ids.js'
 import type { ContainerReport } from '../agent/agent-report.js'
 import { placementRequest, type Placement } from '../agent/placement.js'
 import { podIdOf, podIndexOf, type JobRecord } from '../job/job-record.js'
-import { pendingPodOf, placementOf, placementShape } from '../job/pod-of-spec.js'
+import { pendingPodOf, placementOf, placementShape, versionShape } from '../job/pod-of-spec.js'
 import { schedule } from './scheduler/schedule.js'
 import type { FilterName, PendingPod, SchedulerNode } from './scheduler/snapshot.js'
 
@@ -71,8 +71,8 @@ export interface PlanOptions {
  * gets `replica` pods (none once destroying or finished), each in one placement. Placements of
  * gone, stopped or scaled-down pods are deleted; so are those on dead or unknown nodes and those
  * the agent reports failed or refused, and their pods placed again; of two placements of one pod
- * (a pass half done) one is kept. During an update, pods whose resource shape changed are
- * replaced, at most `step` out of service at once. Pure and deterministic: the same input, seed
+ * (a pass half done) one is kept. During an update (or its pause), pods whose resource shape
+ * changed are made again once out of service: the AppMaster's `quit` paces them. Pure and deterministic: the same input, seed
  * and suffixes give the same plan, and half-done earlier plans converge.
  */
 export function planContainers (input: ResManInput, options: PlanOptions): ResManPlan {
@@ -120,8 +120,8 @@ export function planContainers (input: ResManInput, options: PlanOptions): ResMa
   for (const job of options.safeMode ? [] : [...jobs.values()].sort((a, b) => compare(a.name, b.name))) {
     const missing: number[] = []
     for (let index = 0; index < desiredPods(job); index++) if (!chosen.has(podIdOf(job.name, index))) missing.push(index)
-    if (job.state === 'updating') {
-      for (const placed of replacements(job, chosen, missing.length, reportOf)) {
+    if (job.state === 'updating' || job.state === 'paused') {
+      for (const placed of replacements(job, chosen, reportOf)) {
         unplace(placed, 'resources changed')
         chosen.delete(placed.placement.pod)
         missing.push(podIndexOf(job.name, placed.placement.pod) as number)
@@ -174,23 +174,20 @@ function unwantedReason (job: JobRecord, pod: string): string | undefined {
 
 /**
  * The job's placements to make again because their shape is not the current version's (Galaxy's
- * Recreate, §5.4): those already out of service, and of those in service no more than `step` less
- * the pods out of service (pending, or not reported running). The oldest-numbered pods go first.
+ * Recreate, §5.4): those out of service (not reported running). The job's AppMaster paces the rest:
+ * it tells a pod to `quit` when the update admits it (by step, interval and breakpoint), and the
+ * pod, stopped, is made again here. The oldest-numbered pods go first.
  */
-function replacements (job: JobRecord, chosen: ReadonlyMap<string, PlacedContainer>, missing: number, reportOf: (placed: PlacedContainer) => ReportedContainer | undefined): PlacedContainer[] {
-  const shape = placementShape(placementOf(job.current, { container: 'shape' as ContainerId, pod: 'shape' as PodId }, []))
-  const mine: PlacedContainer[] = []
+function replacements (job: JobRecord, chosen: ReadonlyMap<string, PlacedContainer>, reportOf: (placed: PlacedContainer) => ReportedContainer | undefined): PlacedContainer[] {
+  const shape = versionShape(job.current)
+  const outdated: PlacedContainer[] = []
   for (let index = 0; index < job.replica; index++) {
     const placed = chosen.get(podIdOf(job.name, index))
-    if (placed !== undefined) mine.push(placed)
-  }
-  const serving = (placed: PlacedContainer): boolean => {
+    if (placed === undefined || placementShape(placed.placement) === shape) continue
     const report = reportOf(placed)
-    return report?.state === 'running' && report.phase === 'running'
+    if (!(report?.state === 'running' && report.phase === 'running')) outdated.push(placed)
   }
-  const outdated = mine.filter(placed => placementShape(placed.placement) !== shape)
-  const allowed = job.step - missing - mine.filter(placed => !serving(placed)).length
-  return [...outdated.filter(placed => !serving(placed)), ...outdated.filter(serving).slice(0, Math.max(0, allowed))]
+  return outdated
 }
 
 /** The node as the scheduler sees it, holding what its kept placements hold. */

@@ -4,6 +4,7 @@ import { answerPull, appMasterTimings, lostPods, podRecordOf, settleJob, type Kn
 import type { PodCommand, PodPhase, PodStatus, TaskStatus } from '../../../src/roles/appworker/pod-status.js'
 import { operateJob, type JobOperation, type JobRecord } from '../../../src/roles/job/job-record.js'
 import { parseJobSpec } from '../../../src/roles/job/job-spec.js'
+import { versionShape } from '../../../src/roles/job/pod-of-spec.js'
 
 const specText = (deploy: string): string => `
 name: web
@@ -32,11 +33,25 @@ function updating (deploy?: string): JobRecord {
   return submit({ ...submit(undefined, 'p1', deploy), state: 'running' }, 'p2', deploy)
 }
 
-/** A simulated AppWorker: it reports its state, then adopts a new version it is told (deploying), and serves at the pull after. */
-interface Worker { version: string, phase: PodPhase, healthy: boolean }
-const status = (worker: Worker, message = ''): PodStatus => ({ ...worker, dataVersion: '', tasks: [], message })
-const pullOf = (index: number, worker: Worker): PodPull =>
-  ({ pod: `web.${index}` as PodId, container: `web.${index}.c` as ContainerId, node: 'N1' as NodeId, host: '10.0.0.1', ports: { http: 31000 + index }, status: status(worker) })
+/** The container shape of every version of `specText`. */
+const webShape = versionShape(updating().current)
+
+/**
+ * A simulated AppWorker: it reports its state, then adopts a new version it is told (deploying),
+ * and serves at the pull after. Its container has `shape` (the spec's by default); one told to
+ * quit stops, and by its next pull the ResMan has made it again: a new container, fresh.
+ */
+interface Worker { version: string, phase: PodPhase, healthy: boolean, shape?: string, container?: number }
+const status = (worker: Worker, message = ''): PodStatus => ({ version: worker.version, phase: worker.phase, healthy: worker.healthy, dataVersion: '', tasks: [], message })
+const pullOf = (index: number, worker: Worker): PodPull => ({
+  pod: `web.${index}` as PodId,
+  container: `web.${index}.c${worker.container ?? 0}` as ContainerId,
+  node: 'N1' as NodeId,
+  host: '10.0.0.1',
+  ports: { http: 31000 + index },
+  shape: worker.shape ?? webShape,
+  status: status(worker)
+})
 const serving = (version: string): Worker => ({ version, phase: 'running', healthy: true })
 const isServing = (worker: Worker): boolean => worker.phase === 'running' && worker.healthy
 
@@ -49,10 +64,12 @@ class Cluster {
 
   pull (index: number): PodCommand {
     const worker = this.workers[index] as Worker
+    if (worker.phase === 'stopped') Object.assign(worker, { version: '', phase: 'pending', healthy: false, shape: undefined, container: (worker.container ?? 0) + 1 })
     const { command, pod } = answerPull(this.job, this.pods, pullOf(index, worker), this.nowMs)
     this.pods = new Map(this.pods).set(pod.pull.pod, pod)
     if (worker.phase === 'deploying') Object.assign(worker, serving(worker.version))
     if (command.type === 'run' && command.pod.version !== worker.version) Object.assign(worker, { version: command.pod.version, phase: 'deploying', healthy: false })
+    if (command.type === 'quit') Object.assign(worker, { phase: 'stopped', healthy: false })
     this.maxNotServing = Math.max(this.maxNotServing, this.workers.filter(each => !isServing(each)).length)
     return command
   }
@@ -107,6 +124,24 @@ test('a rolling update of 6 pods with step 2 never has more than 2 out of servic
   t.is(cluster.job.state, 'running')
   t.like(cluster.job.history.at(-1), { event: 'updated', version: 'v-p2' })
   t.deepEqual(cluster.round(), ['run', 'run', 'run', 'run', 'run', 'run'])
+})
+
+test('a resource change moves pods by quit, step at a time: each is made again in a new container and runs the new version there', t => {
+  const cluster = new Cluster(updating(), ['p1', 'p1', 'p1', 'p1', 'p1', 'p1'])
+  for (const worker of cluster.workers) worker.shape = 'the old shape'
+  t.deepEqual(cluster.round(), ['quit', 'quit', 'wait', 'wait', 'wait', 'wait'])
+  t.deepEqual(cluster.round(), ['run', 'run', 'wait', 'wait', 'wait', 'wait'], 'made again: told to run at once, still holding the step')
+  for (let i = 0; i < 12 && cluster.job.state === 'updating'; i++) cluster.round()
+  t.is(cluster.maxNotServing, 2)
+  t.is(cluster.versions(), 'p2 p2 p2 p2 p2 p2')
+  t.deepEqual(cluster.workers.map(worker => worker.container), [1, 1, 1, 1, 1, 1])
+  t.is(cluster.job.state, 'running')
+
+  const paused = new Cluster(updating('{ step: 2, breakpoint: 2 }'), ['p1', 'p1', 'p1', 'p1', 'p1', 'p1'])
+  for (const worker of paused.workers) worker.shape = 'the old shape'
+  paused.rounds(6)
+  t.is(paused.job.state, 'paused')
+  t.deepEqual(paused.workers.map(worker => worker.container ?? 0), [1, 1, 0, 0, 0, 0], 'no pod quits past the breakpoint')
 })
 
 test('a pod that crashed at the target takes a step slot, and admissions wait for it', t => {
@@ -204,7 +239,7 @@ test('a pod record carries the pull, summed restarts, the first problem and its 
   const pull: PodPull = { ...pullOf(3, serving('p1')), status: { ...status(serving('p1')), tasks: [{ ...task, restarts: 2, message: '' }, { ...task, restarts: 1, message: 'exit 1' }] } }
   const record = podRecordOf(job, { pull, lastPullMs: 5 }, 42)
   t.deepEqual(record, {
-    pod: 'web.3', job: 'web', container: 'web.3.c', node: 'N1', host: '10.0.0.1', version: 'p1', dataVersion: '', phase: 'running', healthy: true,
+    pod: 'web.3', job: 'web', container: 'web.3.c0', node: 'N1', host: '10.0.0.1', version: 'p1', dataVersion: '', phase: 'running', healthy: true,
     restarts: 3, message: 'exit 1', ports: { http: 31003 }, services: [{ name: 'web', port: 31003, up: true }], updatedAtMs: 42
   })
   const down = podRecordOf(job, { pull: { ...pull, ports: {}, status: { ...pull.status, healthy: false, message: 'refused' } }, lastPullMs: 5 }, 43)

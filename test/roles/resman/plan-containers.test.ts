@@ -197,27 +197,23 @@ test('of two placements of one pod the one on an alive node, then the running on
   t.deepEqual(summary(plan({ jobs: [web], placements, nodes }).actions), ['unplace web.0.a on n1: duplicate of web.0.b', 'unplace web.1.a on n3: duplicate of web.1.c'])
 })
 
-test('a resource change during an update replaces at most step pods out of service at once', t => {
+test('during an update a pod whose shape changed is made again once out of service (the AppMaster tells it to quit), not before', t => {
   const web: JobRecord = { ...job(), state: 'running' }
   const old = web.current
   const updated = operate(web, { type: 'submit', version: version(webSpec({ cpu: '2' }), 'v2') })
   t.is(updated.state, 'updating')
-  let placements = spread(updated, old)
-  const first = plan({ jobs: [updated], placements, nodes: nodesReporting(placements) })
+  const placements = spread(updated, old)
+  t.deepEqual(plan({ jobs: [updated], placements, nodes: nodesReporting(placements) }).actions, [], 'every old pod serves: the AppMaster paces them')
+  const quit = nodesReporting(placements, {}, { 'web.0.a': { phase: 'stopped' }, 'web.1.a': { phase: 'stopping' } })
+  const first = plan({ jobs: [updated], placements, nodes: quit })
   t.deepEqual(summary(first.actions).slice(0, 2), ['unplace web.0.a on n1: resources changed', 'unplace web.1.a on n2: resources changed'])
   t.deepEqual(first.actions.slice(2).map(action => action.type === 'place' ? `${action.placement.pod} ${action.placement.tasks[0]?.cpuMillicores ?? 0}` : action.type), ['web.0 2000', 'web.1 2000'])
-  const deadNode = plan({ jobs: [updated], placements, nodes: nodesReporting(placements, { n3: { liveness: 'dead' } }) })
-  t.deepEqual(summary(deadNode.actions).filter(line => line.startsWith('unplace')), ['unplace web.2.a on n3: node n3 is dead', 'unplace web.5.a on n3: node n3 is dead'],
-    'two pods waiting for a node use the whole step')
-  placements = applied({ jobs: [updated], placements, nodes: [] }, first.actions)
-  const fresh = placements.filter(each => each.placement.container.endsWith('.s1') || each.placement.container.endsWith('.s2'))
-  const starting = nodesReporting(placements.filter(each => !fresh.includes(each)))
-  t.deepEqual(plan({ jobs: [updated], placements, nodes: starting }).actions, [], 'the new pods are not serving yet: no room in the step')
-  const oneServes = nodesReporting(placements.filter(each => each !== fresh[1]))
-  t.deepEqual(summary(plan({ jobs: [updated], placements, nodes: oneServes }).actions).slice(0, 1), ['unplace web.2.a on n3: resources changed'])
-  const stuck = nodesReporting(placements.filter(each => !fresh.includes(each)), {}, { 'web.3.a': { phase: 'failed' } })
-  t.deepEqual(summary(plan({ jobs: [updated], placements, nodes: stuck }).actions).slice(0, 1), ['unplace web.3.a on n1: resources changed'],
-    'an old pod out of service is replaced even with the step used up')
+  const after = applied({ jobs: [updated], placements, nodes: [] }, first.actions)
+  const starting = nodesReporting(after, {}, Object.fromEntries(after.filter(each => each.placement.tasks[0]?.cpuMillicores === 2000).map(each => [each.placement.container, { phase: 'starting' }])))
+  t.deepEqual(plan({ jobs: [updated], placements: after, nodes: starting }).actions, [], 'a new pod starting at the new shape is left alone')
+  const crashed = nodesReporting(placements, {}, { 'web.3.a': { phase: 'failed' } })
+  t.deepEqual(summary(plan({ jobs: [operate(updated, { type: 'pause' })], placements, nodes: crashed }).actions).slice(0, 1), ['unplace web.3.a on n1: resources changed'],
+    'paused too: an old pod out of service is made at the new shape')
 })
 
 test('an update that keeps the shape, a paused or a cancelled update replace nothing', t => {
