@@ -69,8 +69,8 @@ export function answerPull (job: JobRecord, pods: ReadonlyMap<string, KnownPod>,
 
 /**
  * Whether one more stale pod may move to the current version now: (a) fewer than `step` other
- * pods are out of service because of the update (admitted and not yet serving at the target, or
- * at the target and not serving); (b) `interval` has passed since the latest admitted pod began
+ * pods are out of service or about to be (not serving, whatever their version — so pods still
+ * moving to a superseded or rolled-back target count — or admitted and not yet at the target); (b) `interval` has passed since the latest admitted pod began
  * serving at the target; (c) fewer than `breakpoint` pods are at, or admitted to, the target.
  * Only live pods among the replica count.
  */
@@ -79,11 +79,7 @@ function canAdmit (job: JobRecord, pods: ReadonlyMap<string, KnownPod>, pod: str
   const live = livePods(job, pods, nowMs)
   const others = live.filter(([id]) => id !== pod).map(([, known]) => known)
   const isAdmitted = (known: KnownPod): boolean => known.admitted?.target === target
-  const busy = others.filter(known => {
-    const atTarget = isAtTarget(known.pull, job.current)
-    const serving = isServing(known.pull.status)
-    return (isAdmitted(known) && !(atTarget && serving)) || (atTarget && !serving)
-  }).length
+  const busy = others.filter(known => !isServing(known.pull.status) || (isAdmitted(known) && !isAtTarget(known.pull, job.current))).length
   if (busy >= job.step) return false
   const readySince = others.filter(isAdmitted).map(known => known.readySinceMs ?? -Infinity)
   if (readySince.length > 0 && nowMs < Math.max(...readySince) + job.intervalMs) return false

@@ -80,7 +80,8 @@ export type JobOperation =
 /**
  * Applies a user's operation to a job (undefined: there is none yet), or says in one line why it
  * cannot be done (then nothing changes). `submit` creates a job, changes its replica and policy,
- * or starts an update to a new version (from pending, running or finished only, as Galaxy);
+ * or starts an update to a new version (during an update or its pause, it supersedes that update,
+ * as in Nomad: Galaxy refused it);
  * `pause` an update; `continue` a paused one, with a new breakpoint; `rollback` a paused or
  * running update to the version before it; `cancel` an update (the pods keep the version they
  * run; new pods get the new one); `scale` the replica; `stop` every pod (the job stays) or
@@ -142,7 +143,10 @@ function submitJob (record: JobRecord | undefined, operation: Extract<JobOperati
     const state = record.state === 'finished' ? 'pending' : record.state
     return ok(withEvent({ ...record, ...policy, state, current: { ...record.current, spec } }, submitted))
   }
-  if (record.state === 'updating' || record.state === 'paused') return err(`job ${record.name} is ${record.state}; roll back, cancel or let the update finish first`)
+  if (record.state === 'updating' || record.state === 'paused') {
+    // The update in flight is superseded; a rollback still goes to the version every pod ran before it.
+    return ok(withEvent({ ...record, ...policy, state: 'updating', current: version }, { ...submitted, event: 'update', detail: `from ${record.current.version}, superseding its ${record.state} update` }))
+  }
   if (record.state === 'finished') {
     return ok(withEvent({ ...record, ...policy, state: 'pending', current: version, previous: record.current }, submitted))
   }

@@ -144,6 +144,19 @@ test('a resource change moves pods by quit, step at a time: each is made again i
   t.deepEqual(paused.workers.map(worker => worker.container ?? 0), [1, 1, 0, 0, 0, 0], 'no pod quits past the breakpoint')
 })
 
+test('a new version during an update supersedes it: pods still moving to the old target hold their step slots, all end at the newest', t => {
+  const cluster = new Cluster(updating(), ['p1', 'p1', 'p1', 'p1', 'p1', 'p1'])
+  t.deepEqual(cluster.round(), ['run', 'run', 'wait', 'wait', 'wait', 'wait'])
+  cluster.job = submit(cluster.job, 'p3')
+  t.like(cluster.job, { state: 'updating', current: { podVersion: 'p3' }, previous: { podVersion: 'p1' } })
+  t.is(cluster.versions(), 'p2 p2 p1 p1 p1 p1')
+  t.deepEqual([cluster.pull(0).type, cluster.pull(1).type, cluster.pull(2).type], ['run', 'run', 'wait'], 'the two pods on their way to p2 move on to p3; no third')
+  for (let i = 0; i < 12 && cluster.job.state === 'updating'; i++) cluster.round()
+  t.is(cluster.maxNotServing, 2)
+  t.is(cluster.versions(), 'p3 p3 p3 p3 p3 p3')
+  t.is(cluster.job.state, 'running')
+})
+
 test('a pod that crashed at the target takes a step slot, and admissions wait for it', t => {
   const cluster = new Cluster(updating('{ step: 1 }'), ['p2', 'p1', 'p1', 'p1', 'p1', 'p1'])
   cluster.workers[0] = { version: 'p2', phase: 'failed', healthy: false }
