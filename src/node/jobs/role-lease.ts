@@ -7,14 +7,19 @@ import { StoreCallError, type RouterStore } from '../router-store.js'
 export const roleLeaseTimings = {
   /** A node that dies loses its locks this long after its last keep-alive. */
   ttlMs: 5000,
-  keepAliveMs: 1000
+  keepAliveMs: 1000,
+  /**
+   * How long `stop` waits for its revoke: past it the lease expires by itself soon anyway (a node
+   * stopping last, with no quorum left, would otherwise wait out the request timeout).
+   */
+  revokeWaitMs: 2000
 } as const
 
 /**
  * The one lease a node binds its role locks to (`resman`, `appmaster/<job>`): granted when first
  * needed, kept alive every second. When a keep-alive finds it gone, every lock under it is lost:
  * the holders are told at once, and the next `current` grants a new one. `stop` revokes it, so a
- * node that shuts down hands its locks over at once.
+ * node that shuts down hands its locks over at once (waiting at most `revokeWaitMs`).
  */
 export class RoleLease {
   private lease: number | undefined
@@ -47,7 +52,13 @@ export class RoleLease {
     clearInterval(this.timer)
     const lease = this.lease
     this.lease = undefined
-    if (lease !== undefined) await this.store.leaseRevoke(lease).catch(() => undefined)
+    if (lease === undefined) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      this.store.leaseRevoke(lease).catch(() => undefined),
+      new Promise(resolve => { timer = setTimeout(resolve, roleLeaseTimings.revokeWaitMs) })
+    ])
+    clearTimeout(timer)
   }
 
   private async keepAlive (): Promise<void> {
