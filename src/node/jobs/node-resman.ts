@@ -113,10 +113,7 @@ export class NodeResMan {
       if (action.type === 'unplace') this.deps.logger.info('unplacing a container', { node: action.node, container: action.container, reason: action.reason })
       if (action.type === 'place') this.deps.logger.debug('placing a container', { node: action.node, container: action.placement.container })
     }
-    const ops = plan.actions.flatMap(action => placementOps(action))
-    for (let start = 0; start < ops.length; start += storeLimits.opsPerTxn - 1) {
-      if (!await this.write(ops.slice(start, start + storeLimits.opsPerTxn - 1), [])) return
-    }
+    if (!await this.writeAll(plan.actions.flatMap(action => placementOps(action)))) return
     for (const action of plan.actions) {
       if (action.type !== 'finishJob') continue
       const found = jobs.find(each => each.record.name === action.job)
@@ -131,7 +128,15 @@ export class NodeResMan {
       unplacedOps.push({ type: 'put', key: unplacedKey(job), value: encoder.encode(JSON.stringify({ ...failure, atMs: nowMs })) })
     }
     for (const job of before.keys()) if (!plan.unplaced.has(job as JobId)) unplacedOps.push({ type: 'delete', key: unplacedKey(job as JobId) })
-    if (unplacedOps.length > 0) await this.write(unplacedOps.slice(0, storeLimits.opsPerTxn - 1), [])
+    await this.writeAll(unplacedOps)
+  }
+
+  /** Writes `ops` in as few fenced transactions as the store allows; false once one is refused. */
+  private async writeAll (ops: readonly TxnOp[]): Promise<boolean> {
+    for (let start = 0; start < ops.length; start += storeLimits.opsPerTxn - 1) {
+      if (!await this.write(ops.slice(start, start + storeLimits.opsPerTxn - 1), [])) return false
+    }
+    return true
   }
 
   /** What the ResMan knows of each agent node: its gossip report, or nothing yet (dead once the ResMan waited the dead timeout). */
