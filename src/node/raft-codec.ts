@@ -1,6 +1,6 @@
 import { assert } from '../lib/assert.js'
 import { parseNodeId, type NodeId } from '../lib/ids.js'
-import { galaxy } from '../proto/gen/galaxy.js'
+import { galaxy } from '../proto/gen/raft.js'
 import type { ConfChange, ConfState, Entry, EntryPayload, HardState, Message, MessageType, Snapshot, SnapshotMetadata } from '../raft/types.js'
 import { DecodeError } from './decode-error.js'
 

@@ -1,5 +1,5 @@
 import { assert } from '../lib/assert.js'
-import { galaxy } from '../proto/gen/galaxy.js'
+import { galaxy } from '../proto/gen/store.js'
 import type { LockState } from '../store/lock-table.js'
 import { checkStoreData, type StoreData } from '../store/state-machine.js'
 import type { Compare, CompareOp, KeyValue, LeaseId, SessionCommand, StoreCommand, StoreRefusal, StoreResult, TxnOp, WatchEvent } from '../store/types.js'

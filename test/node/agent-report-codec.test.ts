@@ -3,7 +3,7 @@ import type { ContainerId, JobId, NodeId, PodId } from '../../src/lib/ids.js'
 import { DecodeError } from '../../src/node/decode-error.js'
 import { decodeNodeReport, encodeFittingReport, encodeNodeReport, gossipLimits } from '../../src/node/gossip/gossip-service.js'
 import type { NodeReport } from '../../src/node/gossip/liveness.js'
-import { galaxy } from '../../src/proto/gen/galaxy.js'
+import { galaxy } from '../../src/proto/gen/gossip.js'
 import type { AgentReport, ContainerReport } from '../../src/roles/agent/agent-report.js'
 
 const id = '12D3KooWExample' as NodeId

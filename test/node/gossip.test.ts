@@ -10,7 +10,7 @@ import { decodeNodeReport, encodeNodeReport, GossipService, gossipDefaults, type
 import type { Liveness, NodeCapacity, NodeReport } from '../../src/node/gossip/liveness.js'
 import { createHost, type Host } from '../../src/node/net/host.js'
 import { generateClusterKey, parseClusterKey } from '../../src/node/net/identity.js'
-import { galaxy } from '../../src/proto/gen/galaxy.js'
+import { galaxy } from '../../src/proto/gen/gossip.js'
 import type { AgentReport } from '../../src/roles/agent/agent-report.js'
 
 const clusterKey = parseClusterKey(generateClusterKey(), 'test cluster key')

@@ -3,7 +3,7 @@ import type { ContainerId, JobId, PodId, TaskId } from '../../src/lib/ids.js'
 import { DecodeError } from '../../src/node/decode-error.js'
 import { decodePullRequest, decodePullResponse, encodePullRequest, encodePullResponse, type PullRequest } from '../../src/node/appworker/pull-codec.js'
 import type { PodCommand } from '../../src/roles/appworker/pod-status.js'
-import { galaxy } from '../../src/proto/gen/galaxy.js'
+import { galaxy } from '../../src/proto/gen/appworker.js'
 
 const request: PullRequest = {
   containerId: 'c1' as ContainerId,

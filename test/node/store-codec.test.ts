@@ -3,7 +3,7 @@ import { AssertionError } from '../../src/lib/assert.js'
 import { randomInt, SeededRng, type Rng } from '../../src/lib/rng.js'
 import { DecodeError } from '../../src/node/decode-error.js'
 import { storeCodec } from '../../src/node/store-codec.js'
-import { galaxy } from '../../src/proto/gen/galaxy.js'
+import { galaxy } from '../../src/proto/gen/store.js'
 import { StoreStateMachine, type StoreData } from '../../src/store/state-machine.js'
 import type { LeaseId, SessionCommand, StoreCommand, StoreRefusal, StoreResult } from '../../src/store/types.js'
 

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { galaxy } from '../../src/proto/gen/galaxy.js'
+import { galaxy } from '../../src/proto/gen/host.js'
 import { probeHost } from '../../src/runtime/host/host-report.js'
 import { freePort } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os'
 import { Command, Option } from 'clipanion'
-import { galaxy } from '../../proto/gen/galaxy.js'
+import { galaxy } from '../../proto/gen/host.js'
 import { defaultApi, defaultDataDir, defaultListen } from '../../lib/defaults.js'
 import { UsageError } from '../../lib/errors.js'
 import { formatHostPort, parseHostPort, type HostPort } from '../../lib/host-port.js'

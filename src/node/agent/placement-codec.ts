@@ -1,5 +1,5 @@
 import type { ContainerId, JobId, PodId, TaskId } from '../../lib/ids.js'
-import { galaxy } from '../../proto/gen/galaxy.js'
+import { galaxy } from '../../proto/gen/agent.js'
 import { placementNamespaces, type Placement, type PlacementVolume } from '../../roles/agent/placement.js'
 import { fromPodMessage, toPodMessage } from '../appworker/pull-codec.js'
 import { DecodeError } from '../decode-error.js'

@@ -1,5 +1,5 @@
 import type { ContainerId, JobId, PodId, TaskId } from '../../lib/ids.js'
-import { galaxy } from '../../proto/gen/galaxy.js'
+import { galaxy } from '../../proto/gen/appworker.js'
 import type { HealthCheck, PodDescription, RestartPolicy, TaskDescription } from '../../roles/appworker/pod-description.js'
 import type { PodCommand, PodPhase, PodStatus, TaskStatus } from '../../roles/appworker/pod-status.js'
 import type { TaskExit } from '../../roles/appworker/restart-policy.js'

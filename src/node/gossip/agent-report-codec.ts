@@ -1,5 +1,5 @@
 import type { ContainerId, JobId, PodId } from '../../lib/ids.js'
-import { galaxy } from '../../proto/gen/galaxy.js'
+import { galaxy } from '../../proto/gen/gossip.js'
 import type { AgentReport, ContainerReport } from '../../roles/agent/agent-report.js'
 import type { Resources } from '../../roles/agent/allocation.js'
 import { failReport, readInteger } from './report-decode.js'
