@@ -1,6 +1,5 @@
 import { Cli, type BaseContext } from 'clipanion'
 import { buildInfo } from './build-info.js'
-import { AppWorkerCommand } from './commands/appworker.js'
 import { DoctorCommand } from './commands/doctor.js'
 import { HelpCommand } from './commands/help.js'
 import { JobContinueCommand } from './commands/job-continue.js'
@@ -34,7 +33,7 @@ import { UpCommand } from './commands/up.js'
 import { VersionCommand } from './commands/version.js'
 import { writeError } from './report-error.js'
 
-/** Every command `galaxy` has. */
+/** Every command `galaxy` has but `appworker`, which `main.ts` runs without the command line (appworker-command.ts). */
 export const commands = [
   HelpCommand, VersionCommand, DoctorCommand, UpCommand,
   StatusCommand, MembersCommand, NodeListCommand,
@@ -44,8 +43,7 @@ export const commands = [
   JobPauseCommand, JobContinueCommand, JobRollbackCommand, JobCancelCommand, JobScaleCommand, JobStopCommand, JobRemoveCommand,
   PodLogsCommand, PodRestartCommand, NamingResolveCommand,
   OperatorRaftListPeersCommand, OperatorRaftRemovePeerCommand, OperatorRaftTransferLeaderCommand,
-  OperatorSnapshotSaveCommand, OperatorSnapshotRestoreCommand,
-  AppWorkerCommand
+  OperatorSnapshotSaveCommand, OperatorSnapshotRestoreCommand
 ] as const
 
 /** The galaxy command line with all its commands registered; `colors` styles the help text. */

@@ -1,5 +1,10 @@
-import { runCli } from './cli.js'
-
 // The galaxy executable's entry point: run the command line, then let Node exit with its status
-// once pending output is flushed.
-void runCli(process.argv.slice(2)).then(exitCode => { process.exitCode = exitCode })
+// once pending output is flushed. `galaxy appworker`, the first process of every container, has a
+// path of its own that loads only the AppWorker's code. Both paths are dynamic imports, which the
+// bundle (esbuild, CommonJS) turns into modules evaluated on first import, so neither evaluates the
+// other's modules: an AppWorker never runs clipanion, the commands, libp2p, raft or the store.
+const argv = process.argv.slice(2)
+const exitCode = argv[0] === 'appworker'
+  ? import('./appworker-command.js').then(async ({ runAppWorkerCommand }) => await runAppWorkerCommand(argv.slice(1), process.env, process.stderr))
+  : import('./cli.js').then(async ({ runCli }) => await runCli(argv))
+void exitCode.then(code => { process.exitCode = code })

@@ -21,7 +21,9 @@ export interface RunNodeOptions extends Omit<ClusterNodeOptions, 'logger' | 'dat
  * cleanly, and a temporary data dir is removed. Resolves with the exit status.
  */
 export async function runNode (options: RunNodeOptions): Promise<number> {
-  const logger = createLogger({ level: options.logLevel, pretty: options.prettyLogs })
+  // pino-pretty is loaded only for a terminal (see prettyLogDestination).
+  const destination = options.prettyLogs ? (await import('../runtime/pretty-log-destination.js')).prettyLogDestination() : undefined
+  const logger = createLogger({ level: options.logLevel, destination })
   const temporary = options.dataDir === undefined
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'galaxy-dev-'))
   let node: ClusterNode

@@ -1,17 +1,17 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino'
-import { PinoPretty } from 'pino-pretty'
 import type { LogFields, Logger, LogLevel } from '../lib/logger.js'
 
 /** Where and how much `createLogger` writes. */
 export interface LoggerOptions {
   /** The lowest level written; `info` unless set. */
   readonly level?: LogLevel
-  /** Where JSON lines go; standard error unless set (standard output belongs to command results). */
+  /**
+   * Where JSON lines go; standard error unless set (standard output belongs to command results).
+   * `prettyLogDestination()` writes them as human-readable lines instead.
+   */
   readonly destination?: DestinationStream
   /** Fields every line carries, such as `{ node: 'seed1' }`. */
   readonly bindings?: LogFields
-  /** Human-readable lines with colours instead of JSON (for a terminal on standard error). */
-  readonly pretty?: boolean
 }
 
 /**
@@ -24,9 +24,7 @@ export function createLogger (options: LoggerOptions = {}): Logger {
     base: { pid: process.pid, ...options.bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: label => ({ level: label }) }
-  }, options.destination ?? (options.pretty === true
-    ? PinoPretty({ destination: 2, sync: true, colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })
-    : pino.destination({ fd: 2, sync: true })))
+  }, options.destination ?? pino.destination({ fd: 2, sync: true }))
   return wrap(base)
 }
 

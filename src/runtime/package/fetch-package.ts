@@ -6,7 +6,6 @@ import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { fileURLToPath } from 'node:url'
-import { extract, list, ReadEntry } from 'tar'
 import { assert } from '../../lib/assert.js'
 import { GalaxyError } from '../../lib/errors.js'
 
@@ -179,6 +178,7 @@ async function openHttp (url: string, shown: string, signal: AbortSignal, maxByt
  * refused with the target dir untouched. (tar, failing mid-extract, leaves files still being written.)
  */
 async function checkArchive (file: string, shown: string): Promise<void> {
+  const { list } = await loadTar()
   try {
     // strict: a bad header, a checksum failure or a truncated entry is an error, not a skipped entry.
     await list({ file, strict: true })
@@ -189,6 +189,7 @@ async function checkArchive (file: string, shown: string): Promise<void> {
 
 /** Unpacks a gzip'd tar into `targetDir`, failing on any entry tar had to skip or could not write. */
 async function unpack (file: string, targetDir: string, shown: string): Promise<void> {
+  const { extract, ReadEntry } = await loadTar()
   let firstProblem: string | undefined
   let problemCount = 0
   try {
@@ -219,6 +220,14 @@ async function unpack (file: string, targetDir: string, shown: string): Promise<
     const more = problemCount > 1 ? ` (and ${problemCount - 1} more)` : ''
     throw new PackageError(`package ${shown}: cannot unpack entry ${firstProblem}${more}`)
   }
+}
+
+/**
+ * tar, loaded at the first package: most AppWorkers (one in every container) fetch none, and the
+ * bundled executable evaluates a dynamically imported module only when it is imported.
+ */
+async function loadTar (): Promise<typeof import('tar')> {
+  return await import('tar')
 }
 
 /** Makes `dir` if missing and removes everything in it, keeping the directory itself (it may be a mount). */
