@@ -1,3 +1,4 @@
+import { CoalescedRun } from '../../lib/coalesced-run.js'
 import type { JobId, NodeId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
 import { answerPull, lostPods, podRecordOf, settleJob, type KnownPod, type PodPull } from '../../roles/appmaster/pod-director.js'
@@ -53,8 +54,9 @@ interface JobMaster {
 export class NodeAppMasters {
   private readonly masters = new Map<JobId, JobMaster>()
   private timer: NodeJS.Timeout | undefined
-  private running: Promise<void> | undefined
-  private again = false
+  private readonly steps = new CoalescedRun(async () => { await this.step() }, error => {
+    this.deps.logger.debug('appmaster step failed', { error: error.message })
+  })
   private readonly watching = new AbortController()
 
   constructor (private readonly deps: {
@@ -83,20 +85,9 @@ export class NodeAppMasters {
 
   /** Runs a step now, or right after the one that runs. */
   kick (): void {
-    if (this.running !== undefined) {
-      this.again = true
-      return
-    }
-    this.running = this.step().catch(error => {
-      this.deps.logger.debug('appmaster step failed', { error: (error as Error).message })
-    }).finally(() => {
-      this.running = undefined
-      if (this.again) {
-        this.again = false
-        this.kick()
-      }
-    })
+    this.steps.kick()
   }
+
 
   /** The jobs this node drives. */
   jobs (): JobId[] {

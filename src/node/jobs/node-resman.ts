@@ -1,3 +1,4 @@
+import { CoalescedRun } from '../../lib/coalesced-run.js'
 import type { JobId, NodeId } from '../../lib/ids.js'
 import type { Logger } from '../../lib/logger.js'
 import { placementKey, placementsPrefix } from '../../roles/agent/placement.js'
@@ -41,8 +42,9 @@ export class NodeResMan {
   private safeMode = true
   private seed = 0
   private timer: NodeJS.Timeout | undefined
-  private running: Promise<void> | undefined
-  private again = false
+  private readonly steps = new CoalescedRun(async () => { await this.step() }, error => {
+    this.deps.logger.debug('resman step failed', { error: error.message })
+  })
   private readonly watching = new AbortController()
 
   constructor (private readonly deps: {
@@ -75,20 +77,9 @@ export class NodeResMan {
 
   /** Runs a step now, or right after the one that runs. */
   kick (): void {
-    if (this.running !== undefined) {
-      this.again = true
-      return
-    }
-    this.running = this.step().catch(error => {
-      this.deps.logger.debug('resman step failed', { error: (error as Error).message })
-    }).finally(() => {
-      this.running = undefined
-      if (this.again) {
-        this.again = false
-        this.kick()
-      }
-    })
+    this.steps.kick()
   }
+
 
   private async step (): Promise<void> {
     const { store, self } = this.deps
