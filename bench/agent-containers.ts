@@ -413,7 +413,7 @@ async function measureContainers (): Promise<string> {
     }
   })
   const memBefore = memAvailableBytes()
-  node = await BenchNode.start(['--name', 'bench', '--data', dataDir, '--listen', `127.0.0.1:${listenPort}`, '--api', `127.0.0.1:${apiPort}`], dataDir)
+  node = await BenchNode.start(['--name', 'bench', '--roles', 'agent', '--data', dataDir, '--listen', `127.0.0.1:${listenPort}`, '--api', `127.0.0.1:${apiPort}`], dataDir)
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim()
   const client = new ApiClient({ endpoint: { host: '127.0.0.1', port: apiPort }, token, timeoutMs: 10_000 })
   const deadline = Date.now() + limits.startMs
