@@ -10,20 +10,21 @@ import type { HostPort } from '../lib/host-port.js'
 import type { NodeId } from '../lib/ids.js'
 import type { Logger } from '../lib/logger.js'
 import { SystemRng } from '../runtime/system-rng.js'
-import { internalCall, type ApiCall, type ApiReply } from './api/call.js'
-import { ForwardDialError, forwardCall, forwardLimits, serveForwarded, type ForwardCounters, type ForwardTarget } from './api/forward.js'
+import type { ApiCall, ApiReply } from './api/call.js'
+import { ForwardDialError, forwardCall, forwardLimits, serveForwarded, type ForwardCounters } from './api/forward.js'
 import { ApiFailure, ApiRouter, type RouterNode } from './api/router.js'
 import { startApiServer } from './api/server.js'
 import type { MemberBody, NodeBody, StatusBody } from './api/wire.js'
+import { buildMembers, buildNodes, buildStatus, findRecord, listForwardTargets, listKnownSeeds, requireReplica } from './cluster-views.js'
 import type { Resources } from '../roles/agent/allocation.js'
 import { defaultReserve, NodeAgent } from './agent/node-agent.js'
 import { JobRoles } from './jobs/job-roles.js'
 import { resManTimings } from './jobs/node-resman.js'
 import { measureCapacity } from './gossip/capacity.js'
 import { GossipService } from './gossip/gossip-service.js'
-import { createHost, tcpMultiaddr, type Host } from './net/host.js'
+import { Membership, membershipTimings } from './membership.js'
+import { createHost, type Host } from './net/host.js'
 import { generateClusterKey, generateToken, KeyFileError, loadOrCreatePeerKey, parseClusterKey, readClusterKeyFile, readTokenFile, writeSecretFile } from './net/identity.js'
-import { nodesPrefix, parseNodeRecord, readRecord, type NodeRecord } from './node-record.js'
 import { readNodeState, writeNodeState, type KnownSeed, type NodeState } from './node-state.js'
 import { RaftDriver } from './raft-driver.js'
 import { LevelRaftStorage } from './raft-storage.js'
@@ -66,11 +67,7 @@ export const nodeTimings = {
   tickMs: 100,
   electionTicks: 10,
   requestTimeoutMs: 5_000,
-  /** How long a joining node keeps trying its seeds before it gives up with an error. */
-  joinTimeoutMs: 20_000,
-  promoteEveryMs: 500,
-  /** A learner this close to the leader's last index is promoted to voter. */
-  promoteLagEntries: 16
+  ...membershipTimings
 } as const
 
 /** How the first seed tells the operator to add more nodes. */
@@ -84,7 +81,9 @@ export interface JoinHint {
 /**
  * One galaxy node: its libp2p host, and — on seeds — the Raft driver, level storage and store
  * replica; the HTTP API and the forwarding service on every node. `start` bootstraps, joins or
- * rejoins according to the data dir; `stop` hands leadership over first.
+ * rejoins according to the data dir; `stop` hands leadership over first. It wires the parts and
+ * passes calls on: membership changes are `Membership`'s, the status, members and nodes views
+ * are built by `cluster-views.ts`.
  */
 export class ClusterNode implements RouterNode {
   readonly id: NodeId
@@ -95,6 +94,7 @@ export class ClusterNode implements RouterNode {
   private timers: NodeJS.Timeout[] = []
   private stopping = false
   private readonly router: ApiRouter
+  private readonly membership: Membership
   private seeds: KnownSeed[]
   private gossip: GossipService | undefined
   private agentRole: NodeAgent | undefined
@@ -118,6 +118,25 @@ export class ClusterNode implements RouterNode {
     this.router = new ApiRouter(this)
     this.apiAddress = options.api
     this.seeds = [...state.seeds]
+    this.membership = new Membership({
+      id: this.id,
+      host,
+      replica,
+      driver,
+      handle: async call => await this.router.handle(call),
+      apiAddress: () => this.apiAddress,
+      joinAnswer: () => ({ clusterId: this.state.clusterId, token: this.token, seeds: listKnownSeeds(this.replica, this.seeds) }),
+      logger: options.logger
+    }, {
+      name: options.name,
+      roles: options.roles,
+      pool: options.pool,
+      labels: options.labels,
+      seed: state.seed,
+      requestTimeoutMs: this.requestTimeoutMs,
+      tickMs: options.tickMs ?? nodeTimings.tickMs,
+      electionTicks: options.electionTicks ?? nodeTimings.electionTicks
+    })
   }
 
   /** Starts a node from its data dir: bootstraps a new cluster, joins one, or rejoins. */
@@ -179,7 +198,7 @@ export class ClusterNode implements RouterNode {
         replica = new StoreReplica({ id, storage, electionTimeoutMs: tickMs * electionTicks, logger: log.child({ component: 'store' }), nowMs })
         const replicaRef = replica
         transport = new RaftTransport(host, {
-          addressesOf: peer => addressesIn(replicaRef, peer),
+          addressesOf: peer => findRecord(replicaRef, peer)?.addresses ?? [],
           onMessage: message => { driver?.step(message) },
           logger: log.child({ component: 'raft-transport' })
         })
@@ -193,7 +212,7 @@ export class ClusterNode implements RouterNode {
       const started = node
       await serveForwarded(host, async call => await started.router.handle(call), node.forwardCounters, log.child({ component: 'forward' }))
       if (joining) {
-        const joined = await node.joinCluster(options.join)
+        const joined = await node.membership.joinCluster(options.join)
         state = { clusterId: joined.clusterId, seed, seeds: joined.seeds }
         node.state = state
         node.seeds = [...joined.seeds]
@@ -222,7 +241,7 @@ export class ClusterNode implements RouterNode {
         logger: log.child({ component: 'gossip' }),
         suspectAfterMs: options.suspectAfterMs,
         deadAfterMs: options.deadAfterMs,
-        report: () => ({ ...started.ownRecord(), capacity, uptimeMs: Math.round(process.uptime() * 1000), agent: started.agentRole?.report() })
+        report: () => ({ ...started.membership.ownRecord(), capacity, uptimeMs: Math.round(process.uptime() * 1000), agent: started.agentRole?.report() })
       })
       node.gossip.start()
       node.jobRoles.start()
@@ -254,6 +273,7 @@ export class ClusterNode implements RouterNode {
     if (this.stopping) return
     this.stopping = true
     for (const timer of this.timers) clearInterval(timer)
+    this.membership.stop()
     if (this.replica?.isLeader === true && this.replica.conf.voters.length > 1) {
       try {
         await this.transferLeader(undefined)
@@ -316,7 +336,7 @@ export class ClusterNode implements RouterNode {
     const answerMs = forwardAnswerMs(call, this.requestTimeoutMs)
     let lastError: unknown
     while (performance.now() < deadline && !call.signal.aborted) {
-      for (const target of this.forwardTargets()) {
+      for (const target of listForwardTargets(this.id, this.replica, this.seeds)) {
         if (performance.now() >= deadline) break
         try {
           return await forwardCall(this.host, target, call, answerMs)
@@ -332,201 +352,32 @@ export class ClusterNode implements RouterNode {
   }
 
   status (): StatusBody {
-    const replica = this.requireReplica()
-    const status = this.driver?.status()
-    const leader = replica.leader
-    const members = this.members()
-    const voters = members.filter(member => member.suffrage === 'voter')
-    const alive = voters.filter(member => member.health !== 'dead' && member.health !== 'suspect').length
-    return {
-      clusterId: this.state.clusterId,
-      node: { id: this.id, name: this.options.name, seed: this.state.seed },
-      leader: leader === null ? null : { id: leader, name: this.record(leader)?.name ?? '' },
-      term: status?.term ?? 0,
-      commit: status?.commit ?? 0,
-      applied: replica.applied,
-      revision: replica.state.revision,
-      members,
-      health: leader === null ? 'unavailable' : alive === voters.length ? 'healthy' : 'degraded'
-    }
+    const self = { clusterId: this.state.clusterId, id: this.id, name: this.options.name, seed: this.state.seed }
+    return buildStatus(self, requireReplica(this.replica), this.driver?.status(), this.gossip)
   }
 
   members (): MemberBody[] {
-    const replica = this.requireReplica()
-    const status = this.driver?.status()
-    const { voters, learners } = replica.conf
-    const member = (id: NodeId, suffrage: 'voter' | 'learner'): MemberBody => {
-      const record = this.record(id)
-      return {
-        id,
-        name: record?.name ?? '',
-        suffrage,
-        address: record?.addresses[0] ?? '',
-        leader: replica.leader === id,
-        match: status?.progress[id]?.match ?? 0,
-        health: this.gossip?.state(id) ?? 'unknown'
-      }
-    }
-    return [...voters.map(id => member(id, 'voter')), ...learners.map(id => member(id, 'learner'))]
+    return buildMembers(requireReplica(this.replica), this.driver?.status(), this.gossip)
   }
 
   nodes (): NodeBody[] {
-    const replica = this.requireReplica()
-    const records = replica.state.range(nodesPrefix, { limit: 100_000 }).items
-    const { voters, learners } = replica.conf
-    return records.flatMap(kv => {
-      const record = readRecord(kv.value)
-      return record === undefined ? [] : [record]
-    }).map(record => {
-      const id = record.id as NodeId
-      const raftRole = replica.leader === id ? 'leader' : voters.includes(id) ? 'follower' : learners.includes(id) ? 'learner' : 'none'
-      const seen = this.gossip?.get(id)
-      const agent = seen?.report.agent
-      return {
-        id: record.id,
-        name: record.name,
-        addresses: record.addresses,
-        roles: record.roles,
-        pool: record.pool,
-        labels: record.labels,
-        raftRole,
-        // A node never heard from since this node started is suspect until its first report arrives.
-        state: seen?.state ?? 'suspect',
-        lastSeenMs: seen?.lastSeenMs ?? -1,
-        capacity: seen?.report.capacity ?? { cpuCores: 0, memoryBytes: 0, diskBytes: 0 },
-        uptimeMs: seen?.report.uptimeMs ?? 0,
-        agent: agent === undefined
-          ? null
-          : {
-              isolation: agent.isolation,
-              health: agent.health,
-              problems: agent.problems,
-              allocated: agent.allocated,
-              reserved: agent.reserved,
-              usage: agent.usage,
-              containers: agent.containers.length
-            }
-      } satisfies NodeBody
-    })
+    return buildNodes(requireReplica(this.replica), this.gossip)
   }
 
   /** On the leader: registers a node and, for a seed, adds it as a learner (promoted once caught up). */
   async join (body: unknown): Promise<unknown> {
-    const replica = this.requireReplica()
-    const record = parseNodeRecord(body)
-    await this.putRecord(record)
-    const id = record.id as NodeId
-    if (record.seed && !replica.conf.voters.includes(id) && !replica.conf.learners.includes(id)) {
-      const deadline = performance.now() + this.requestTimeoutMs
-      while (!replica.conf.learners.includes(id) && !replica.conf.voters.includes(id)) {
-        if (performance.now() > deadline) throw new ApiFailure('ERR_TIMEOUT', `adding ${record.name} as a learner did not commit in time`)
-        const acceptance = this.driver?.proposeConfChange({ type: 'addLearner', node: id })
-        if (acceptance !== undefined && !acceptance.ok && acceptance.reason !== 'confChangePending') throw new ApiFailure('ERR_NO_LEADER', `cannot add ${record.name}: ${acceptance.reason}`)
-        await replica.nextApply(200)
-      }
-    }
-    return { clusterId: this.state.clusterId, token: this.token, seeds: this.knownSeeds() }
+    return await this.membership.join(body)
   }
 
   async removePeer (id: NodeId): Promise<void> {
-    const replica = this.requireReplica()
-    if (!replica.conf.voters.includes(id) && !replica.conf.learners.includes(id)) throw new ApiFailure('ERR_NOT_FOUND', `${id} is not a member`)
-    const deadline = performance.now() + this.requestTimeoutMs
-    while (replica.conf.voters.includes(id) || replica.conf.learners.includes(id)) {
-      if (performance.now() > deadline) throw new ApiFailure('ERR_TIMEOUT', `removing ${id} did not commit in time`)
-      const acceptance = this.driver?.proposeConfChange({ type: 'removeNode', node: id })
-      if (acceptance !== undefined && !acceptance.ok && acceptance.reason !== 'confChangePending') throw new ApiFailure('ERR_BAD_REQUEST', `cannot remove ${id}: ${acceptance.reason}`)
-      await replica.nextApply(200)
-    }
+    await this.membership.removePeer(id)
   }
 
   async transferLeader (id: NodeId | undefined): Promise<NodeId> {
-    const replica = this.requireReplica()
-    const status = this.driver?.status()
-    const target = id ?? [...replica.conf.voters].filter(voter => voter !== this.id)
-      .sort((a, b) => (status?.progress[b]?.match ?? 0) - (status?.progress[a]?.match ?? 0))[0]
-    if (target === undefined) throw new ApiFailure('ERR_BAD_REQUEST', 'there is no other voter to hand leadership to')
-    if (target === this.id) return this.id
-    if (!replica.conf.voters.includes(target)) throw new ApiFailure('ERR_BAD_REQUEST', `${target} is not a voter`)
-    const acceptance = this.driver?.transferLeadership(target)
-    if (acceptance !== undefined && !acceptance.ok) throw new ApiFailure('ERR_BAD_REQUEST', `cannot transfer leadership: ${acceptance.reason}`)
-    const deadline = performance.now() + 3 * (this.options.tickMs ?? nodeTimings.tickMs) * (this.options.electionTicks ?? nodeTimings.electionTicks)
-    while (replica.leader !== target) {
-      if (performance.now() > deadline) throw new ApiFailure('ERR_TIMEOUT', `${target} did not take over in time`)
-      await replica.nextApply(100)
-    }
-    return target
+    return await this.membership.transferLeader(id)
   }
 
   // ---- internals ----
-
-  private requireReplica (): StoreReplica {
-    if (this.replica === undefined) throw new ApiFailure('ERR_INTERNAL', 'this node holds no replica')
-    return this.replica
-  }
-
-  private record (id: NodeId | string): NodeRecord | undefined {
-    const kv = this.replica?.state.get(`${nodesPrefix}${id}`)
-    return kv === undefined ? undefined : readRecord(kv.value)
-  }
-
-  private ownRecord (): NodeRecord {
-    return {
-      id: this.id,
-      name: this.options.name,
-      addresses: ownAddresses(this.host),
-      api: `${this.apiAddress.host}:${this.apiAddress.port}`,
-      roles: this.options.roles,
-      pool: this.options.pool,
-      labels: this.options.labels,
-      seed: this.state.seed
-    }
-  }
-
-  private async putRecord (record: NodeRecord): Promise<void> {
-    const value = Buffer.from(JSON.stringify(record)).toString('base64')
-    const reply = await this.router.handle(internalCall('PUT', `/v1/kv/${encodeURIComponent(`${nodesPrefix}${record.id}`)}`, { value }))
-    if (reply.status !== 200) throw new ApiFailure('ERR_NO_LEADER', `cannot register ${record.name}: ${'body' in reply ? new TextDecoder().decode(reply.body).trim() : ''}`)
-  }
-
-  /** The voters' records, for nodes that must reach the cluster again after a restart. */
-  private knownSeeds (): KnownSeed[] {
-    const replica = this.replica
-    if (replica === undefined) return this.seeds
-    return replica.conf.voters.map(id => ({ id, addresses: this.record(id)?.addresses ?? [] })).filter(seed => seed.addresses.length > 0)
-  }
-
-  /** Where forwarded calls go, best first: the leader, then the other known seeds. */
-  private forwardTargets (): ForwardTarget[] {
-    const targets: ForwardTarget[] = []
-    const leader = this.replica?.leader
-    if (leader !== undefined && leader !== null && leader !== this.id) targets.push({ id: leader, addresses: this.record(leader)?.addresses ?? [] })
-    for (const seed of this.knownSeeds()) if (seed.id !== this.id && seed.id !== leader) targets.push({ id: seed.id as NodeId, addresses: seed.addresses })
-    return targets
-  }
-
-  private async joinCluster (seeds: readonly HostPort[]): Promise<{ clusterId: string, token: string, seeds: KnownSeed[] }> {
-    const record = this.ownRecord()
-    const deadline = performance.now() + nodeTimings.joinTimeoutMs
-    let lastError: unknown
-    while (performance.now() < deadline) {
-      for (const seed of seeds) {
-        try {
-          const reply = await forwardCall(this.host, { addresses: [tcpMultiaddr(seed).toString()] }, internalCall('POST', '/v1/internal/join', record), this.requestTimeoutMs)
-          if (!('body' in reply)) throw new Error('unexpected stream')
-          const body = JSON.parse(new TextDecoder().decode(reply.body)) as { clusterId: string, token: string, seeds: KnownSeed[], error?: { message: string } }
-          if (reply.status !== 200) throw new Error(body.error?.message ?? `status ${reply.status}`)
-          return body
-        } catch (error) {
-          lastError = error
-          this.options.logger.debug('join attempt failed', { seed: `${seed.host}:${seed.port}`, error: (error as Error).message })
-        }
-      }
-      await new Promise(resolve => setTimeout(resolve, 500))
-    }
-    const list = seeds.map(seed => `${seed.host}:${seed.port}`).join(', ')
-    throw new GalaxyError('ERR_UNREACHABLE', `cannot join the cluster through ${list}: ${(lastError as Error | undefined)?.message ?? 'no answer'} (is the seed up, and is this the cluster's key?)`)
-  }
 
   private async startApi (): Promise<void> {
     const { server, address } = await startApiServer({ listen: this.options.api, token: this.token, handle: async call => await this.router.handle(call), logger: this.options.logger })
@@ -535,22 +386,7 @@ export class ClusterNode implements RouterNode {
   }
 
   private startBackground (): void {
-    // Keep this node's registry record current (addresses, roles, API), retrying until the store answers.
-    let registered = false
-    const register = async (): Promise<void> => {
-      if (registered || this.stopping) return
-      try {
-        const own = this.ownRecord()
-        const stored = this.replica?.isVoter === true ? this.record(this.id) : undefined
-        if (stored === undefined || JSON.stringify(stored) !== JSON.stringify(own)) await this.putRecord(own)
-        registered = true
-      } catch (error) {
-        this.options.logger.debug('registration pending', { error: (error as Error).message })
-      }
-    }
-    this.timers.push(setInterval(() => { register().catch(() => {}) }, 1000))
-    register().catch(() => {})
-    if (this.replica !== undefined) this.timers.push(setInterval(() => { this.promoteLearners() }, nodeTimings.promoteEveryMs))
+    this.membership.start()
     // Gossip travels over open connections: a node that has none (a non-seed after a restart, or
     // after its seed died) dials the seeds it knows.
     this.timers.push(setInterval(() => { this.keepConnected().catch(() => {}) }, 2000))
@@ -558,29 +394,12 @@ export class ClusterNode implements RouterNode {
 
   private async keepConnected (): Promise<void> {
     if (this.stopping || this.host.getConnections().length > 0) return
-    for (const target of this.forwardTargets()) {
+    for (const target of listForwardTargets(this.id, this.replica, this.seeds)) {
       try {
         await this.host.dial(target.addresses.map(address => multiaddr(`${address}/p2p/${target.id ?? ''}`)), { signal: AbortSignal.timeout(2000) })
         return
       } catch {
         // try the next seed
-      }
-    }
-  }
-
-  /** On the leader: a learner that caught up becomes a voter (one change at a time). */
-  private promoteLearners (): void {
-    const replica = this.replica
-    if (replica === undefined || !replica.isLeader || replica.conf.learners.length === 0 || this.driver === undefined) return
-    const status = this.driver.status()
-    for (const learner of replica.conf.learners) {
-      const progress = status.progress[learner]
-      // Ready as etcd counts it: replicating, and holding everything committed so far.
-      if (progress !== undefined && progress.state === 'replicate' && progress.match > 0 && progress.match >= status.commit &&
-        status.lastIndex - progress.match <= nodeTimings.promoteLagEntries) {
-        const acceptance = this.driver.proposeConfChange({ type: 'addVoter', node: learner })
-        if (acceptance.ok) this.options.logger.info('promoting learner', { node: learner })
-        return
       }
     }
   }
@@ -601,17 +420,6 @@ async function givenClusterKey (options: ClusterNodeOptions): Promise<{ key: Uin
     return { key: parseClusterKey(text, 'GALAXY_CLUSTER_KEY'), text }
   }
   return undefined
-}
-
-function addressesIn (replica: StoreReplica, peer: NodeId): readonly string[] {
-  const kv = replica.state.get(`${nodesPrefix}${peer}`)
-  return kv === undefined ? [] : readRecord(kv.value)?.addresses ?? []
-}
-
-
-/** This host's dialable addresses without the /p2p suffix. */
-function ownAddresses (host: Host): string[] {
-  return host.getMultiaddrs().map(address => address.toString().replace(/\/p2p\/[^/]+$/, ''))
 }
 
 /** How long a forwarding node waits for the answer: a lock acquire may wait as long as it asked, snapshots move a lot. */
