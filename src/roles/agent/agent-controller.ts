@@ -274,15 +274,15 @@ export class AgentController {
     } catch (error) {
       logger.debug('placements cannot be read; keeping every container as it is', { error: (error as Error).message })
     }
-    const silentMs = this.components.silentMs ?? agentTimings.silentMs
     const monotonicNowMs = this.stepGap()
+    const silent = this.silentContainers(monotonicNowMs)
     for (const [id, record] of this.records) {
       if ((record.state === 'running' || record.state === 'stopping') && (record.root === undefined || !await host.isAlive(record.root))) {
         logger.warn('the AppWorker of a container died', { container: id, pid: record.root?.pid ?? 0 })
         await this.save({ ...record, state: 'dead', message: appWorkerDied })
-      } else if (record.state === 'running' && monotonicNowMs - (this.heard.get(id) ?? monotonicNowMs) >= silentMs * (this.statuses.has(id) ? 1 : agentTimings.firstPullFactor)) {
-        logger.warn('the AppWorker of a container stopped pulling', { container: id, pid: record.root?.pid ?? 0, silentMs })
-        await this.save({ ...record, state: 'dead', message: appWorkerSilent(silentMs) })
+      } else if (silent.has(id)) {
+        logger.warn('the AppWorker of a container stopped pulling', { container: id, pid: record.root?.pid ?? 0, silentMs: this.silentMs })
+        await this.save({ ...record, state: 'dead', message: appWorkerSilent(this.silentMs) })
       }
     }
     // Unreadable placements: every container is wanted as it is (a failed one stays failed).
@@ -305,6 +305,26 @@ export class AgentController {
       this.lastCollectMs = monotonicMs
       await host.collectGarbage().catch(error => { logger.warn('collecting kept container directories failed', { error: (error as Error).message }) })
     }
+  }
+
+  private get silentMs (): number {
+    return this.components.silentMs ?? agentTimings.silentMs
+  }
+
+  /**
+   * The running containers whose AppWorker has not pulled for `silentMs` (`firstPullFactor` times
+   * that before its first pull). None when more than half of the running ones (and more than one)
+   * are silent at once: then the host is overloaded or the relay broken, not each AppWorker, and
+   * failing them all would only make it worse.
+   */
+  private silentContainers (nowMs: number): Set<ContainerId> {
+    const running = [...this.records].filter(([, record]) => record.state === 'running')
+    const silent = running.filter(([id]) => nowMs - (this.heard.get(id) ?? nowMs) >= this.silentMs * (this.statuses.has(id) ? 1 : agentTimings.firstPullFactor))
+    if (silent.length > 1 && silent.length * 2 > running.length) {
+      this.components.logger.warn('most AppWorkers stopped pulling at once: failing none', { silent: silent.length, running: running.length })
+      return new Set()
+    }
+    return new Set(silent.map(([id]) => id))
   }
 
   /**

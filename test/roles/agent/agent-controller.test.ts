@@ -445,6 +445,28 @@ test('an AppWorker that lives but stops pulling for silentMs makes its container
   t.is(world.record('a')?.message, `its AppWorker did not pull for ${silentS} s`)
 })
 
+test('when most AppWorkers are silent at once (an overloaded host), none is failed; one silent among pulling ones is', async t => {
+  const world = node()
+  world.source.placements = [placement('a'), placement('b'), placement('c')]
+  await world.controller.start()
+  await world.controller.settled()
+  const pullAll = async (ids: readonly string[]): Promise<void> => { for (const id of ids) await world.relay.pull(id, world.rootOf(id), status('running')) }
+  await pullAll(['a', 'b', 'c'])
+  for (let second = 0; second < agentTimings.silentMs / 1000 + 2; second++) {
+    world.clock.advance(1000)
+    await pullAll(['a'])
+    await world.step()
+  }
+  t.deepEqual(world.host.destroyed, [], 'b and c are two of three: the host, not them')
+  for (let second = 0; second < 2; second++) {
+    world.clock.advance(1000)
+    await pullAll(['a', 'b'])
+    await world.step()
+  }
+  t.deepEqual(world.host.destroyed, ['c'])
+  t.is(world.record('c')?.state, 'failed')
+})
+
 test('a placement that does not fit is reported refused with the reason and never made', async t => {
   const small: Capacity = { total: { cpuMillicores: 1000, memoryBytes: 8 * gib, diskBytes: 100 * gib }, reserved: { cpuMillicores: 200, memoryBytes: 0, diskBytes: 0 } }
   const world = node(small)
