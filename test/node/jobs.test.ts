@@ -39,7 +39,7 @@ function webSpec (options: { replica?: number, step?: number, version?: string, 
         ports: [{ name: 'http' }],
         env: { VERSION: options.version ?? '1' },
         start: 'exec python3 -m http.server "$GALAXY_PORT_HTTP" --bind 127.0.0.1',
-        health: { port: 'http', interval: '500ms', timeout: '1s', failures: 1 }
+        health: { port: 'http', interval: '500ms', timeout: '1s', failures: 2 }
       }],
       services: [{ name: 'http', port: 'http' }]
     }

@@ -99,9 +99,10 @@ test('watch: events in order from a revision, resumable after a disconnect, comp
 
 test('leases: a key bound to a lease lives while kept alive and goes when it expires or is revoked', async t => {
   const { api } = await startNode(t)
-  const { lease } = await api.leaseGrant(1000)
+  const { lease } = await api.leaseGrant(2000)
   await api.put('session/a', text('here'), { lease })
-  for (let i = 0; i < 4; i++) {
+  // Kept alive every 400 ms for 2.8 s: well past its TTL, with room for a slow request on a busy machine.
+  for (let i = 0; i < 7; i++) {
     await new Promise(resolve => setTimeout(resolve, 400))
     await api.leaseKeepAlive(lease)
   }
