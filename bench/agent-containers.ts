@@ -41,6 +41,8 @@ import type { PodCommand } from '../src/roles/appworker/pod-status.js'
 import { ContainerRuntime } from '../src/runtime/container/container-runtime.js'
 import { detectIsolation, type Isolation } from '../src/runtime/container/isolation.js'
 import { isSameProcess, processIdentity, type ProcessIdentity } from '../src/runtime/process/proc-stat.js'
+import { freePort } from '../test/helpers/free-port.js'
+import { sleep } from '../test/helpers/galaxy-process.js'
 
 const root = join(import.meta.dirname, '..')
 const { values } = parseArgs({
@@ -191,20 +193,6 @@ function newestMtimeMs (dir: string): number {
     newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs)
   }
   return newest
-}
-
-async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
-  const address = server.address()
-  await new Promise(resolve => server.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
-
-async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
 }
 
 const ms = (value: number): string => Number.isNaN(value) ? 'n/a' : value >= 100 ? `${Math.round(value).toLocaleString('en')} ms` : `${value.toFixed(1)} ms`

@@ -33,7 +33,8 @@ import type { NodeId } from '../src/lib/ids.js'
 import { cgroupParentOf } from '../src/node/agent/node-agent.js'
 import { ApiClient } from '../src/node/api/client.js'
 import type { JobStatusBody } from '../src/node/api/job-wire.js'
-import { cleanUpCluster, cmdline, foreignGalaxyProcesses, type Leftovers, pids, ProcessCluster, sleep, waitAllContainersGone } from './bench-cluster.js'
+import { cleanUpOnce, cmdline, foreignGalaxyProcesses, pids, startThreeNodes, waitAllContainersGone } from './bench-cluster.js'
+import { ProcessCluster, sleep } from '../test/helpers/galaxy-process.js'
 import { detectIsolation } from '../src/runtime/container/isolation.js'
 
 const { values } = parseArgs({
@@ -107,14 +108,7 @@ function jobSpec (name: string, replica: number): string {
 }
 
 async function startCluster (): Promise<ProcessCluster> {
-  const started = new ProcessCluster('galaxy-bench-loss-', galaxyPath)
-  cluster = started
-  await started.add({ name: 'n1', flags })
-  await started.add({ name: 'n2', seed: true, join: ['n1'], flags })
-  await started.add({ name: 'n3', seed: true, join: ['n1'], flags })
-  await started.waitStatus('n1', status => status.members.filter(member => member.suffrage === 'voter').length === 3, limits.clusterMs)
-  for (const name of started.nodes.keys()) nodeIds.set(name, (await started.client(name).status()).node.id as NodeId)
-  return started
+  return await startThreeNodes({ galaxy: galaxyPath, flags, withinMs: limits.clusterMs, nodeIds, onCreated: created => { cluster = created } })
 }
 
 function nameOf (id: string | null): string | undefined {
@@ -376,19 +370,7 @@ async function run (c: ProcessCluster, index: number): Promise<RunResult> {
 // Clean-up: remove jobs, wait for containers gone, stop the nodes (the leader first, so that it
 // can hand over), then make sure nothing is left.
 
-let cleaning: Promise<Leftovers> | undefined
-
-async function cleanUp (): Promise<Leftovers> {
-  cleaning ??= cluster === undefined ? Promise.resolve({ processes: 0, cgroups: 0, tempDir: false }) : cleanUpCluster(cluster, nodeIds, limits, log)
-  return await cleaning
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`)
-    void cleanUp().finally(() => { process.exit(130) })
-  })
-}
+const cleanUp = cleanUpOnce(() => cluster, nodeIds, limits, log)
 
 // ---------------------------------------------------------------------------------------------
 // Main

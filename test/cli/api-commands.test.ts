@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava'
 import { runCli } from '../../src/cli/cli.js'
 import { ApiClient, BadResponseError, ConnectionLostError, RequestTimeoutError } from '../../src/node/api/client.js'
 import type { KeyValueBody, MemberBody, NodeBody, StatusBody, WatchLine } from '../../src/node/api/wire.js'
-import { freePort } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { runGalaxy, type CliRun } from './run.js'
 

@@ -5,7 +5,7 @@ import test from 'ava'
 import { evaluateHost, type Check } from '../../src/cli/doctor-checks.js'
 import { formatBytes } from '../../src/cli/output.js'
 import type { HostReport } from '../../src/runtime/host/host-report.js'
-import { freePort } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { runGalaxy } from './run.js'
 

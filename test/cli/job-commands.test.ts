@@ -11,7 +11,7 @@ import type { JobId } from '../../src/lib/ids.js'
 import type { JobRecord } from '../../src/roles/job/job-record.js'
 import { parseJobSpec, type JobSpec } from '../../src/roles/job/job-spec.js'
 import type { PodRecord } from '../../src/roles/job/pod-record.js'
-import { freePort } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { runGalaxy } from './run.js'
 

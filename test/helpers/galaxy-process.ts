@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ExecutionContext } from 'ava'
 import { ApiClient } from '../../src/node/api/client.js'
 import type { StatusBody } from '../../src/node/api/wire.js'
-import { freePort } from './host.js'
+import { freePort } from './free-port.js'
 import { destroyNodeLeftovers, printedNodeId } from './node-leftovers.js'
-import { tempDir } from './temp-dir.js'
+import { tempDir, type Teardowns } from './temp-dir.js'
 
 const repoRoot = new URL('../../', import.meta.url).pathname
 const mainScript = join(repoRoot, 'src/cli/main.ts')
@@ -41,7 +40,8 @@ export class GalaxyProcess {
     readonly listenPort: number,
     readonly apiPort: number,
     private readonly args: readonly string[],
-    private readonly where: { readonly joinHost: string, readonly apiHost: string, readonly netns?: string | undefined } = { joinHost: '127.0.0.1', apiHost: '127.0.0.1' }
+    /** `galaxy`: a built executable to run instead of the source (`node --import tsx src/cli/main.ts`). */
+    private readonly where: { readonly joinHost: string, readonly apiHost: string, readonly netns?: string | undefined, readonly galaxy?: string | undefined } = { joinHost: '127.0.0.1', apiHost: '127.0.0.1' }
   ) {}
 
   get pid (): number { return this.child?.pid ?? 0 }
@@ -52,7 +52,7 @@ export class GalaxyProcess {
   async start (timeoutMs = 60_000): Promise<void> {
     this.stdout = ''
     this.stderr = ''
-    const command = [process.execPath, '--import', 'tsx', mainScript, 'up', ...this.args]
+    const command = this.where.galaxy === undefined ? [process.execPath, '--import', 'tsx', mainScript, 'up', ...this.args] : [this.where.galaxy, 'up', ...this.args]
     if (this.where.netns !== undefined) command.unshift('ip', 'netns', 'exec', this.where.netns)
     const child = spawn(command[0] ?? '', command.slice(1), {
       cwd: repoRoot,
@@ -105,13 +105,16 @@ export class GalaxyProcess {
   }
 }
 
-/** A cluster of `galaxy up` processes in a temp dir; every process is killed when the test ends. */
+/**
+ * A cluster of `galaxy up` processes in a temp dir; every process is killed when the test ends.
+ * `galaxy`: a built executable for every node instead of the source.
+ */
 export class ProcessCluster {
   readonly nodes = new Map<string, GalaxyProcess>()
   readonly root: string
   private tokenText: string | undefined
 
-  constructor (t: ExecutionContext) {
+  constructor (t: Teardowns, private readonly options: { readonly galaxy?: string | undefined } = {}) {
     this.root = tempDir(t, 'galaxy-cluster-')
     t.teardown(async () => {
       await Promise.all([...this.nodes.values()].map(async node => { await node.kill() }))
@@ -150,7 +153,7 @@ export class ProcessCluster {
     for (const name of spec.join ?? []) args.push('--join', this.node(name).listen)
     if (spec.join !== undefined && spec.join.length > 0) args.push('--key-file', spec.keyFile ?? this.keyFile)
     if (this.nodes.size === 0) this.firstName = spec.name
-    const node = new GalaxyProcess(spec.name, dataDir, listenPort, apiPort, args, { joinHost: listenHost, apiHost, netns: spec.netns })
+    const node = new GalaxyProcess(spec.name, dataDir, listenPort, apiPort, args, { joinHost: listenHost, apiHost, netns: spec.netns, galaxy: this.options.galaxy })
     this.nodes.set(spec.name, node)
     return node
   }

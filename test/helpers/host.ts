@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import test, { type ExecutionContext, type SerialFn } from 'ava'
 
 /**
@@ -27,11 +26,3 @@ export function mountForTest (t: ExecutionContext, args: readonly string[], targ
   t.teardown(() => { spawnSync('umount', [target]) })
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}

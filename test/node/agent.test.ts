@@ -15,7 +15,8 @@ import type { TaskDescription } from '../../src/roles/appworker/pod-description.
 import { detectIsolation } from '../../src/runtime/container/isolation.js'
 import { processIdentity } from '../../src/runtime/process/proc-stat.js'
 import { ProcessCluster, sleep, type GalaxyProcess } from '../helpers/galaxy-process.js'
-import { freePort, testIf } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
+import { testIf } from '../helpers/host.js'
 import { destroyNodeLeftovers } from '../helpers/node-leftovers.js'
 
 const isolation = await detectIsolation()

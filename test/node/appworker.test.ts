@@ -18,7 +18,8 @@ import { ContainerRuntime } from '../../src/runtime/container/container-runtime.
 import type { ContainerSpec } from '../../src/runtime/container/container-spec.js'
 import { detectIsolation } from '../../src/runtime/container/isolation.js'
 import { processIdentity } from '../../src/runtime/process/proc-stat.js'
-import { freePort, testIf } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
+import { testIf } from '../helpers/host.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const isolation = await detectIsolation()

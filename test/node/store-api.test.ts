@@ -6,7 +6,7 @@ import { ApiClient, ApiError, decodeValue, encodeValue } from '../../src/node/ap
 import type { WatchLine } from '../../src/node/api/wire.js'
 import { ClusterNode } from '../../src/node/cluster-node.js'
 import { runGalaxy } from '../cli/run.js'
-import { freePort } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const text = (value: string): Uint8Array => new TextEncoder().encode(value)

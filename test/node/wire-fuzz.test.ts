@@ -12,7 +12,7 @@ import { createHost } from '../../src/node/net/host.js'
 import { parseClusterKey } from '../../src/node/net/identity.js'
 import { raftCodec } from '../../src/node/raft-codec.js'
 import { raftProtocol, raftTransportLimits } from '../../src/node/raft-transport.js'
-import { freePort } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import type { NodeId } from '../../src/lib/ids.js'
 

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { galaxy } from '../../src/proto/gen/host.js'
 import { probeHost } from '../../src/runtime/host/host-report.js'
-import { freePort } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 test('a real host report survives the wire: every field is in host.proto and decodes to the same value', async t => {

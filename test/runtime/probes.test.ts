@@ -6,7 +6,7 @@ import test, { type ExecutionContext } from 'ava'
 import { maxReasonLineChars, probeCommand, probeTcp, type ProbeResult } from '../../src/runtime/health/probes.js'
 import { killQuietly } from '../../src/runtime/process/kill-quietly.js'
 import { isSameProcess, processIdentity, type ProcessIdentity } from '../../src/runtime/process/proc-stat.js'
-import { freePort } from '../helpers/host.js'
+import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const markerVariable = 'GALAXY_PROBE_TEST'
