@@ -36,6 +36,7 @@ import type { JobStatusBody } from '../src/node/api/job-wire.js'
 import { cleanUpOnce, cmdline, foreignGalaxyProcesses, pids, startThreeNodes, waitAllContainersGone } from './bench-cluster.js'
 import { ProcessCluster, sleep } from '../test/helpers/galaxy-process.js'
 import { detectIsolation } from '../src/runtime/container/isolation.js'
+import { waitFor } from '../test/helpers/wait-for.js'
 
 const { values } = parseArgs({
   options: {
@@ -143,21 +144,6 @@ function servingPod (status: JobStatusBody, pod: JobStatusBody['pods'][number]):
   return pod.status !== null && pod.status.version === status.job.current.podVersion && pod.status.phase === 'running' && pod.status.healthy
 }
 
-async function waitFor<T> (what: string, check: () => Promise<T | false | undefined>, withinMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + withinMs
-  let last = ''
-  while (Date.now() < deadline) {
-    try {
-      const value = await check()
-      if (value !== false && value !== undefined) return value
-    } catch (error) {
-      last = (error as Error).message
-    }
-    await sleep(everyMs)
-  }
-  throw new Error(`${what}: not within ${withinMs} ms${last === '' ? '' : `; last error: ${last}`}`)
-}
-
 // ---------------------------------------------------------------------------------------------
 // One run
 
@@ -207,7 +193,7 @@ async function run (c: ProcessCluster, index: number): Promise<RunResult> {
   const ready = await waitFor(`every pod of ${name} serving`, async () => {
     const status = await submitter.job(name)
     return status.job.state === 'running' && status.pods.length === podCount && status.pods.every(pod => servingPod(status, pod)) ? status : false
-  }, limits.servingMs)
+  }, limits.servingMs, 100)
   const startMs = performance.now() - submitAt
   log(`run ${index}: all ${podCount} serving after ${ms(startMs)}; per node ${JSON.stringify(Object.fromEntries([...c.nodes.keys()].map(n => [n, ready.pods.filter(pod => pod.nodeName === n).length])))}; AppMaster on ${nameOf(ready.appMaster)}`)
   // Settle a little: the ResMan and the AppMaster have seen every pod steady.
@@ -323,7 +309,7 @@ async function run (c: ProcessCluster, index: number): Promise<RunResult> {
     const stale = agent.containers.filter(container => lost.some(pod => pod.container === container.placement.container))
     const appWorkers = pids().filter(pid => { const cmd = cmdline(pid); return cmd.includes(' appworker ') && lost.some(pod => cmd.includes(`/containers/${pod.container} `)) })
     return stale.length === 0 && appWorkers.length === 0
-  }, limits.restartCleanMs)
+  }, limits.restartCleanMs, 100)
   const restartCleanMs = performance.now() - restartAt
   log(`run ${index}: ${victimName} restarted; its ${lost.length} old containers gone ${ms(restartCleanMs)} after the restart`)
 
@@ -332,7 +318,7 @@ async function run (c: ProcessCluster, index: number): Promise<RunResult> {
   await waitAllContainersGone(c, limits.removeMs, limits.requestMs)
   const removeMs = performance.now() - removeAt
   await c.waitStatus(survivorName, status => status.members.filter(member => member.suffrage === 'voter').length === 3 && status.health === 'healthy', limits.clusterMs)
-  await waitFor('every node alive', async () => (await observer.nodes()).nodes.every(node => node.state === 'alive'), limits.clusterMs)
+  await waitFor('every node alive', async () => (await observer.nodes()).nodes.every(node => node.state === 'alive'), limits.clusterMs, 100)
   log(`run ${index}: ${name} removed, every container gone ${ms(removeMs)} after the remove; cluster healthy again`)
 
   return {

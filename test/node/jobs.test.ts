@@ -17,6 +17,7 @@ import { NamingClient } from '../../src/sdk/naming.js'
 import { detectIsolation } from '../../src/runtime/container/isolation.js'
 import { ProcessCluster, sleep, type GalaxyProcess } from '../helpers/galaxy-process.js'
 import { testIf } from '../helpers/host.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const isolation = await detectIsolation()
 const needsCgroups = testIf(isolation.level === 'full', `root and cgroups (${isolation.reasons.join('; ')})`, { serial: true })
@@ -69,21 +70,6 @@ async function startCluster (t: ExecutionContext): Promise<ProcessCluster> {
 function liveClient (cluster: ProcessCluster): ApiClient | undefined {
   const node = [...cluster.nodes.values()].find(each => each.running)
   return node?.client(cluster.token)
-}
-
-async function waitFor<T> (what: string, check: () => Promise<T | false | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const value = await check()
-      if (value !== false && value !== undefined) return value
-    } catch (error) {
-      last = (error as Error).message
-    }
-    await sleep(200)
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms${last === undefined ? '' : `; last error: ${String(last)}`}`)
 }
 
 /** The pods of the job running its current version and healthy. */
