@@ -43,6 +43,7 @@ import { detectIsolation, type Isolation } from '../src/runtime/container/isolat
 import { isSameProcess, processIdentity, type ProcessIdentity } from '../src/runtime/process/proc-stat.js'
 import { freePort } from '../test/helpers/free-port.js'
 import { sleep } from '../test/helpers/galaxy-process.js'
+import { cpuTimeMs as processCpuMs } from './proc-cpu.js'
 
 const root = join(import.meta.dirname, '..')
 const { values } = parseArgs({
@@ -169,16 +170,9 @@ function readMemory (pid: number): ProcessMemory | undefined {
   }
 }
 
-/** CPU time a process has used, in ms (utime + stime of /proc/<pid>/stat). */
+/** CPU time a process has used, in ms; NaN once it is gone. */
 function cpuTimeMs (pid: number): number {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    // Fields 14 and 15 of proc(5), counted here from field 3 (the state).
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return NaN
-  }
+  return processCpuMs(pid) ?? NaN
 }
 
 function memAvailableBytes (): number {

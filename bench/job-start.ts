@@ -33,6 +33,7 @@ import type { JobStatusBody } from '../src/node/api/job-wire.js'
 import { cleanUpOnce, clusterProcesses, foreignGalaxyProcesses, startThreeNodes, waitAllContainersGone } from './bench-cluster.js'
 import { ProcessCluster, sleep } from '../test/helpers/galaxy-process.js'
 import { detectIsolation } from '../src/runtime/container/isolation.js'
+import { cpuTimeMs as processCpuMs } from './proc-cpu.js'
 
 const { values } = parseArgs({
   options: {
@@ -138,15 +139,9 @@ function machineCpu (): { busy: number, total: number } {
   return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal }
 }
 
-/** CPU time a process has used, in ms (utime + stime). */
+/** CPU time a process has used, in ms; 0 once it is gone. */
 function cpuTimeMs (pid: number): number {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return 0
-  }
+  return processCpuMs(pid) ?? 0
 }
 
 function rssBytes (pid: number): number {
