@@ -274,8 +274,7 @@ export class AgentController {
     } catch (error) {
       logger.debug('placements cannot be read; keeping every container as it is', { error: (error as Error).message })
     }
-    const monotonicNowMs = this.stepGap()
-    const silent = this.silentContainers(monotonicNowMs)
+    const silent = this.silentContainers(this.stepTime())
     for (const [id, record] of this.records) {
       if ((record.state === 'running' || record.state === 'stopping') && (record.root === undefined || !await host.isAlive(record.root))) {
         logger.warn('the AppWorker of a container died', { container: id, pid: record.root?.pid ?? 0 })
@@ -331,7 +330,7 @@ export class AgentController {
    * The monotonic time of this step. A node that itself stood still (stopped, starved) between
    * steps heard no pulls meanwhile: the silences are moved on by the time it stood still.
    */
-  private stepGap (): number {
+  private stepTime (): number {
     const nowMs = this.components.clock.monotonicMs()
     const stoodStillMs = this.lastStepMs === undefined ? 0 : nowMs - this.lastStepMs - 2 * agentTimings.reconcileMs
     if (stoodStillMs > 0) for (const [id, atMs] of this.heard) this.heard.set(id, atMs + stoodStillMs)
