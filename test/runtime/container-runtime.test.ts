@@ -106,7 +106,8 @@ needsCgroups('inside a pid namespace, ps sees only the pod', async t => {
   const runtime = newRuntime(t)
   const spec = specOf({ namespaces: ['pid', 'mount', 'uts', 'ipc'] })
   await make(t, runtime, spec)
-  const child = await run(runtime, spec, 'main', 'sleep 30 & ps -e -o pid=,comm=')
+  // ps only once the background child has become `sleep` (until its exec it is a copy of the shell).
+  const child = await run(runtime, spec, 'main', 'sleep 30 & while [ "$(cat /proc/$!/comm)" != sleep ]; do :; done; ps -e -o pid=,comm=')
   const exit = await child.exited
   t.deepEqual(exit, { code: 0, signal: null }, child.output())
   const lines = child.output().trim().split('\n').map(line => line.trim().split(/\s+/))
