@@ -2,7 +2,7 @@ import { ClassicLevel } from 'classic-level'
 import { assert } from '../lib/assert.js'
 import { GalaxyError } from '../lib/errors.js'
 import { MemoryStorage, type DurableWrite, type RaftStorage } from '../raft/storage.js'
-import type { ConfState, Entry, Snapshot } from '../raft/types.js'
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js'
 import { raftCodec } from './raft-codec.js'
 
 /** Stored Raft state could not be read or written. */
@@ -29,10 +29,21 @@ function entryKey (index: number): Uint8Array {
   return key
 }
 
+/** Whether a Ready's write holds anything Raft must not forget in a crash (all but a commit move). */
+export function mustSync (write: DurableWrite, saved: HardState): boolean {
+  if (write.entries.length > 0 || write.snapshot !== undefined) return true
+  const next = write.hardState
+  return next !== undefined && (next.term !== saved.term || next.vote !== saved.vote)
+}
+
 /**
  * The Raft log, hard state and snapshot in a `level` database. Reads are served from memory (a
- * `MemoryStorage` loaded at open); every write is ONE atomic batch with `sync: true`, applied to
- * memory only once it is durable. So a crash between batches loses nothing a batch reported, and
+ * `MemoryStorage` loaded at open); every write is ONE atomic batch, applied to memory only once
+ * it is written. A batch is synced (`sync: true`) whenever it holds anything Raft must not
+ * forget: entries, a snapshot, a new term or vote. A batch that only moves the commit index is not
+ * (etcd's `MustSync`): a crash may take back the last few of those, which Raft recomputes from the
+ * leader, and LevelDB's write-ahead log keeps batches in order, so the next synced batch makes
+ * every earlier one durable too. So a crash between batches loses nothing Raft promised, and
  * never leaves half of one.
  */
 export class LevelRaftStorage implements RaftStorage {
@@ -95,7 +106,7 @@ export class LevelRaftStorage implements RaftStorage {
     const lastNew = fresh[fresh.length - 1]
     if (lastNew !== undefined) for (let index = lastNew.index + 1; index <= lastStored; index++) operations.push({ type: 'del', key: entryKey(index) })
     if (write.hardState !== undefined) operations.push({ type: 'put', key: hardStateKey, value: raftCodec.encodeHardState(write.hardState) })
-    await this.commit(operations)
+    await this.commit(operations, mustSync(write, this.memory.savedHardState()))
     this.memory.save(write)
   }
 
@@ -145,10 +156,10 @@ export class LevelRaftStorage implements RaftStorage {
 
   private tail: Promise<unknown> = Promise.resolve()
 
-  private async commit (operations: Operation[]): Promise<void> {
+  private async commit (operations: Operation[], sync = true): Promise<void> {
     if (operations.length === 0) return
     try {
-      await this.db.batch(operations, { sync: true })
+      await this.db.batch(operations, { sync })
     } catch (error) {
       throw new RaftStorageError('cannot persist raft state', { cause: error })
     }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import test from 'ava'
 import type { NodeId } from '../../src/lib/ids.js'
-import { LevelRaftStorage } from '../../src/node/raft-storage.js'
+import { LevelRaftStorage, mustSync } from '../../src/node/raft-storage.js'
 import { MemoryStorage } from '../../src/raft/storage.js'
 import type { Entry, Snapshot } from '../../src/raft/types.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -24,6 +24,16 @@ function contents (storage: { firstIndex(): number, lastIndex(): number, entries
     entries: (last >= first ? storage.entries(first, last + 1, Infinity) : []).map(e => e.type === 'normal' ? { ...e, data: hex(e.data) } : e)
   }
 }
+
+test('a write is synced unless all it does is move the commit index', t => {
+  const saved = { term: 3, vote: 'b' as NodeId, commit: 10 }
+  t.false(mustSync({ entries: [], hardState: { ...saved, commit: 11 } }, saved))
+  t.false(mustSync({ entries: [] }, saved))
+  t.true(mustSync({ entries: [entry(3, 11, 'x')], hardState: { ...saved, commit: 11 } }, saved))
+  t.true(mustSync({ entries: [], hardState: { ...saved, term: 4, vote: null } }, saved))
+  t.true(mustSync({ entries: [], hardState: { ...saved, vote: 'c' as NodeId } }, saved))
+  t.true(mustSync({ entries: [], snapshot: { metadata: { index: 12, term: 3, conf: { voters: [], learners: [] } }, data: new Uint8Array() } }, saved))
+})
 
 test('entries, hard state, a conflicting tail and a snapshot survive a reopen', async t => {
   const path = join(tempDir(t), 'raft')
