@@ -54,7 +54,7 @@ test('a node without the cluster key cannot connect, and says so', async t => {
   await cluster.add({ name: 's1' })
   const other = new ProcessCluster(t)
   await other.add({ name: 'x1' })
-  // x1's key belongs to another cluster: the private network refuses the connection.
+  // x1's key belongs to another cluster: its noise handshakes fail, so no connection completes.
   const intruder = await cluster.create({ name: 'bad', seed: true, join: ['s1'], keyFile: other.keyFile })
   const failure = await t.throwsAsync(intruder.start())
   t.regex(failure?.message ?? '', /cannot join the cluster through 127\.0\.0\.1:\d+/)

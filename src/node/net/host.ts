@@ -1,10 +1,10 @@
 import './polyfill.js'
+import { createHmac } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -24,7 +24,7 @@ export type Host = Libp2p<HostServices>
 export interface HostInit {
   /** The node's persistent identity (its peer id is the node id). */
   readonly peerKey: PrivateKey
-  /** The cluster key: without it, no connection completes (libp2p private network). */
+  /** The cluster key's 32 secret bytes: without them, no connection completes. */
   readonly clusterKey: Uint8Array
   readonly listen: HostPort
 }
@@ -36,16 +36,27 @@ export function tcpMultiaddr (address: HostPort): Multiaddr {
 }
 
 /**
- * Starts the node's libp2p host: TCP, the private-network protector keyed by the cluster key,
- * noise, yamux, identify and gossipsub (messages signed by their publisher).
+ * The noise prologue of a cluster: both ends of a noise handshake hash their prologue into the
+ * transcript that authenticates it, so a handshake between two hosts whose prologues differ fails
+ * on both sides (the initiator at the second message, the responder at the third). Derived from
+ * the cluster key, it is the check that keeps out whoever lacks the key, at no cost per byte — a
+ * libp2p private network (`@libp2p/pnet`) would also encrypt every byte a second time, and cost
+ * about a tenth of a member's throughput.
+ */
+export function clusterPrologue (clusterKey: Uint8Array): Uint8Array {
+  return Uint8Array.from(createHmac('sha256', clusterKey).update('galaxy/noise-prologue/1').digest())
+}
+
+/**
+ * Starts the node's libp2p host: TCP, noise with the cluster's prologue, yamux, identify and
+ * gossipsub (messages signed by their publisher).
  */
 export async function createHost (init: HostInit): Promise<Host> {
   const host = await createLibp2p({
     privateKey: init.peerKey,
     addresses: { listen: [tcpMultiaddr(init.listen).toString()] },
     transports: [tcp()],
-    connectionProtector: preSharedKey({ psk: init.clusterKey }),
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ prologueBytes: clusterPrologue(init.clusterKey) })],
     streamMuxers: [yamux()],
     services: {
       identify: identify(),

@@ -3,7 +3,6 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { generateKey } from '@libp2p/pnet'
 import { GalaxyError } from '../../lib/errors.js'
 
 /** A key or token file is missing, unreadable or malformed. */
@@ -49,26 +48,24 @@ export async function loadOrCreatePeerKey (path: string): Promise<PrivateKey> {
   return key
 }
 
-/** The header every cluster key starts with: the libp2p private-network swarm key format, v1. */
+/** The header every cluster key starts with (the format of a libp2p "swarm key", v1). */
 const clusterKeyHeader = '/key/swarm/psk/1.0.0/'
 
 /**
- * Checks the text of a cluster key (the libp2p private-network "swarm key": a header, `/base16/`,
- * then 64 hex digits) and returns it as the bytes libp2p's protector takes.
+ * Checks the text of a cluster key (a header, `/base16/`, then 64 hex digits) and returns its
+ * 32 secret bytes.
  */
 export function parseClusterKey (text: string, source: string): Uint8Array {
   const lines = text.trim().split(/\r?\n/).map(line => line.trim())
   if (lines.length !== 3 || lines[0] !== clusterKeyHeader || lines[1] !== '/base16/' || !/^[0-9a-fA-F]{64}$/.test(lines[2] ?? '')) {
     throw new KeyFileError(`${source} is not a galaxy cluster key (expected the 3-line key written by the first seed to <data>/cluster.key)`)
   }
-  return new TextEncoder().encode(`${lines.join('\n')}\n`)
+  return Uint8Array.from(Buffer.from(lines[2] ?? '', 'hex'))
 }
 
 /** A fresh cluster key, as text. */
 export function generateClusterKey (): string {
-  const bytes = new Uint8Array(95)
-  generateKey(bytes)
-  return new TextDecoder().decode(bytes)
+  return `${clusterKeyHeader}\n/base16/\n${randomBytes(32).toString('hex')}\n`
 }
 
 /** Reads the cluster key from a file; undefined when the file does not exist. */
