@@ -246,9 +246,13 @@ export class StoreReplica implements RaftApplication {
     }
   }
 
-  /** Resolves at the next apply or leader change, when `signal` aborts or the replica stops, or after `timeoutMs`. */
+  /**
+   * Resolves at the next apply or leader change, when `signal` aborts or the replica stops, or after
+   * `timeoutMs`. A replica already stopped has no next apply: it waits out the timeout, so that a
+   * caller looping on it (a watch) sleeps instead of spinning until it is told to stop.
+   */
   async nextApply (timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted === true || this.driver === undefined) return
+    if (signal?.aborted === true) return
     const { promise, resolve } = deferred<undefined>()
     const onAbort = (): void => { resolve(undefined) }
     signal?.addEventListener('abort', onAbort, { once: true })

@@ -283,7 +283,7 @@ async function * watchLines (replica: StoreReplica, prefix: string, fromRevision
       yield line({ type: 'progress', revision: replica.state.revision })
       lastProgress = performance.now()
     }
-    await replica.nextApply(apiLimits.watchProgressMs)
+    await replica.nextApply(apiLimits.watchProgressMs, signal)
   }
 }
 
