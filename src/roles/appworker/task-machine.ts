@@ -137,6 +137,39 @@ export function planTask (state: TaskState, target: TaskTarget, nowMs: number): 
   }
 }
 
+/**
+ * When `planTask(state, target, t)` next does something (answers a new state or an action) for
+ * no other reason than time passing: for every t before it, it answers `state` itself and no
+ * action; from it on, it acts. `-Infinity` when it acts whatever the time (it has a step to take
+ * now), `Infinity` when only an event or a new target can make it act. The times are the probe
+ * (`nextProbeMs`, running with a health check and no probe in flight), the kill (`stopDeadlineMs`,
+ * stopping and not killed yet) and the restart (`nextStartMs`, in backoff). A task without a
+ * target is only forgotten, which no time brings.
+ */
+export function nextDueMs (state: TaskState, target: TaskTarget | undefined): number {
+  if (target === undefined) return Infinity
+  const needsStop = !target.run || target.version !== state.version
+  switch (state.phase) {
+    case 'deploying':
+    case 'starting':
+      return Infinity
+    case 'running': {
+      if (needsStop) return -Infinity
+      if (target.dataVersion !== state.dataVersion && state.reload !== 'reloading') return -Infinity
+      return state.task?.health !== undefined && !state.probing ? state.nextProbeMs : Infinity
+    }
+    case 'stopping':
+      return state.killed || state.process === undefined ? Infinity : state.stopDeadlineMs
+    case 'backoff':
+      return needsStop ? -Infinity : state.nextStartMs
+    default: {
+      if (!target.run) return state.phase === 'deployed' ? -Infinity : Infinity
+      const isIdle = target.version === state.version && state.phase !== 'deployed' && state.phase !== 'stopped'
+      return isIdle ? Infinity : -Infinity
+    }
+  }
+}
+
 /** The state after `event`; events that no longer fit the phase (a late probe, say) change nothing but what they must. */
 export function applyTaskEvent (state: TaskState, event: TaskEvent, nowMs: number): TaskState {
   switch (event.type) {

@@ -1,9 +1,9 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import type { TaskId } from '../../../src/lib/ids.js'
 import { checkPodDescription, type PodDescription, type TaskDescription } from '../../../src/roles/appworker/pod-description.js'
 import { podPhase } from '../../../src/roles/appworker/pod-status.js'
 import { describeExit, type TaskExit } from '../../../src/roles/appworker/restart-policy.js'
-import { applyTaskEvent, newTaskState, planTask, type TaskAction, type TaskState, type TaskTarget } from '../../../src/roles/appworker/task-machine.js'
+import { applyTaskEvent, newTaskState, nextDueMs, planTask, type TaskAction, type TaskEvent, type TaskState, type TaskTarget } from '../../../src/roles/appworker/task-machine.js'
 
 const web: TaskDescription = {
   name: 'web' as TaskId,
@@ -202,6 +202,120 @@ test('a new data version reloads a running task; without a reload command or dat
   const withData = { ...web, dataPackage: { url: 'http://127.0.0.1:1/data.tgz' }, health: undefined };
   [state, actions] = plan(running(withData), target(withData, { dataVersion: 'd2' }), 100)
   t.deepEqual(actions, ['reload'], 'a data package alone is fetched again')
+})
+
+test('nextDueMs names the probe, the kill and the restart times, and nothing while an action is in flight', t => {
+  let state = running()
+  t.is(nextDueMs(state, target()), 2000, 'the first probe, after the grace')
+  t.is(nextDueMs(state, target({ ...web, health: undefined })), 2000, 'the health check is the deployed description\'s')
+  t.is(nextDueMs(running({ ...web, health: undefined }), target()), Infinity, 'a running task without a health check waits for events only')
+  state = planTask(state, target(), 2000).state
+  t.is(nextDueMs(state, target()), Infinity, 'a probe in flight')
+  t.is(nextDueMs(state, target(web, { run: false })), -Infinity, 'a stop is due at once')
+  t.is(nextDueMs(state, target(web, { dataVersion: 'd2' })), -Infinity, 'so is a new data version')
+  state = planTask(state, target(web, { run: false }), 3000).state
+  t.is(nextDueMs(state, target(web, { run: false })), 8000, 'the kill, at the stop deadline')
+  state = planTask(state, target(web, { run: false }), 8000).state
+  t.is(nextDueMs(state, target(web, { run: false })), Infinity, 'killed: the exit is an event')
+  state = applyTaskEvent(running(), { type: 'exited', exit: crash(500) }, 500)
+  t.is(nextDueMs(state, target()), 1500, 'the restart, after the backoff')
+  t.is(nextDueMs(state, target(web, { version: 'v2' })), -Infinity, 'a new version ends the backoff at once')
+  t.is(nextDueMs(newTaskState(web.name), target()), -Infinity, 'a new task deploys at once')
+  t.is(nextDueMs(newTaskState(web.name), undefined), Infinity, 'a task without a target is only forgotten')
+})
+
+/** One step of a scripted run: plan at a time (`due`: at the state's next due time), set the target, or an event. */
+type Step =
+  | { readonly plan: number | 'due' }
+  | { readonly target: Partial<TaskTarget> }
+  | { readonly event: TaskEvent, readonly atMs: number }
+
+/** Whether planning at `nowMs` does anything: a new state or an action. */
+function acts (state: TaskState, goal: TaskTarget, nowMs: number): boolean {
+  const planned = planTask(state, goal, nowMs)
+  return planned.state !== state || planned.actions.length > 0
+}
+
+/**
+ * Checks `nextDueMs` against `planTask` for one state and target: nothing at any of a spread of
+ * times before it, something at it and at times after it. Answers what went wrong, or undefined.
+ */
+function dueProblem (state: TaskState, goal: TaskTarget): string | undefined {
+  const dueMs = nextDueMs(state, goal)
+  const far = 1e13
+  const probes = Number.isFinite(dueMs) ? [-far, dueMs - 100_000, dueMs - 1000, dueMs - 1, dueMs, dueMs + 1, dueMs + 100_000, far] : [-far, -1, 0, 1, 1e6, far]
+  for (const atMs of probes) {
+    const expected = atMs >= dueMs
+    if (acts(state, goal, atMs) !== expected) return `nextDueMs ${dueMs}, but planning at ${atMs} ${expected ? 'does nothing' : 'acts'}`
+  }
+  return undefined
+}
+
+function targetOf (task: TaskDescription, changes: Partial<TaskTarget>): TaskTarget {
+  return { ...target(task), ...changes }
+}
+
+/**
+ * Runs `steps` from a new task, and after each checks `nextDueMs` against `planTask` for the
+ * script's target and for the targets that could come next (stop, a new version, a new data version).
+ */
+function checkScript (t: ExecutionContext, name: string, task: TaskDescription, steps: readonly Step[]): void {
+  let state = newTaskState(task.name)
+  let changes: Partial<TaskTarget> = {}
+  let nowMs = 0
+  let checked = 0
+  for (const [index, step] of steps.entries()) {
+    if ('target' in step) {
+      changes = { ...changes, ...step.target }
+    } else if ('event' in step) {
+      nowMs = step.atMs
+      state = applyTaskEvent(state, step.event, nowMs)
+    } else {
+      const dueMs = nextDueMs(state, targetOf(task, changes))
+      if (step.plan === 'due') t.true(Number.isFinite(dueMs) || dueMs === -Infinity, `${name}, step ${index}: something is due`)
+      nowMs = step.plan === 'due' ? Math.max(nowMs, dueMs) : step.plan
+      state = planTask(state, targetOf(task, changes), nowMs).state
+    }
+    for (const goal of [changes, { ...changes, run: false }, { ...changes, version: 'v9' }, { ...changes, dataVersion: 'd9' }]) {
+      const problem = dueProblem(state, targetOf(task, goal))
+      if (problem !== undefined) t.fail(`${name}, step ${index} (${state.phase}), target ${JSON.stringify(goal)}: ${problem}`)
+      checked++
+    }
+  }
+  t.true(checked > 0)
+}
+
+test('nextDueMs agrees with planTask: nothing before it, something at it, for the states of scripted runs', t => {
+  const started = (pid: number, atMs: number): Step => ({ event: { type: 'started', process: { ...process1, pid } }, atMs })
+  const probed = (healthy: boolean, atMs: number): Step => ({ event: { type: 'probed', healthy, reason: healthy ? '' : 'refused' }, atMs })
+  const exited = (atMs: number, code = 1): Step => ({ event: { type: 'exited', exit: { ...crash(atMs), code } }, atMs })
+  checkScript(t, 'a service with a health check', web, [
+    { plan: 0 }, { event: { type: 'deployed' }, atMs: 5 }, { plan: 5 }, started(101, 10),
+    { plan: 'due' }, probed(false, 2050), { plan: 'due' }, probed(false, 2160), { plan: 'due' }, probed(true, 2300), { plan: 'due' }, probed(true, 3310),
+    exited(3500), { plan: 3600 }, { plan: 'due' }, started(102, 4600), { plan: 4700 },
+    { target: { run: false } }, { plan: 5000 }, { plan: 9000 }, { plan: 'due' }, exited(10_010, 137), { plan: 10_100 },
+    { target: { run: true } }, { plan: 11_000 }, started(103, 11_010), { plan: 'due' },
+    { target: { version: 'v2' } }, { plan: 12_000 }, probed(true, 12_005), exited(12_010, 143), { plan: 12_020 }, { plan: 12_030 },
+    { event: { type: 'deployFailed', message: '404' }, atMs: 12_040 }, { plan: 12_050 }
+  ])
+  const reloading = { ...web, health: undefined, stopTimeoutMs: 0, reloadCommand: './reload' }
+  checkScript(t, 'a task with a reload command and no stop timeout', reloading, [
+    { plan: 0 }, { event: { type: 'deployed' }, atMs: 0 }, { plan: 0 }, started(101, 0), { plan: 100 },
+    { target: { dataVersion: 'd2' } }, { plan: 200 }, { plan: 300 }, { event: { type: 'reloadFailed', message: 'exit 2' }, atMs: 400 }, { plan: 500 },
+    { target: { dataVersion: 'd3' } }, { plan: 600 }, { event: { type: 'reloaded' }, atMs: 700 },
+    { target: { run: false } }, { plan: 800 }, { plan: 'due' }, exited(900, 137), { plan: 1000 }
+  ])
+  const batch = { ...web, health: undefined, restart: { ...web.restart, mode: 'on-failure' as const } }
+  checkScript(t, 'a batch task that crashes, is rebuilt during its backoff, then finishes', batch, [
+    { plan: 0 }, { event: { type: 'deployed' }, atMs: 0 }, { target: { run: false } }, { plan: 10 }, { plan: 20 },
+    { target: { run: true } }, { plan: 30 }, { event: { type: 'startFailed', message: 'ENOENT' }, atMs: 40 }, { plan: 50 },
+    { target: { version: 'v2' } }, { plan: 60 }, { plan: 70 }, { event: { type: 'deployed' }, atMs: 80 }, { plan: 90 }, started(101, 100),
+    exited(200), { plan: 'due' }, started(102, 1300), exited(1400), { plan: 'due' }, started(103, 3500), exited(3600, 0), { plan: 3700 }
+  ])
+  checkScript(t, 'a task that keeps crashing until it fails', { ...web, health: undefined }, [
+    { plan: 0 }, { event: { type: 'deployed' }, atMs: 0 }, { plan: 0 }, started(101, 0),
+    exited(10), { plan: 'due' }, started(102, 1010), exited(1020), { plan: 'due' }, started(103, 3020), exited(3030), { plan: 'due' }, started(104, 6030), exited(6040), { plan: 7000 }
+  ])
 })
 
 test('the pod phase sums its tasks up', t => {
