@@ -29,7 +29,7 @@ function entryKey (index: number): Uint8Array {
   return key
 }
 
-/** Whether a Ready's write holds anything Raft must not forget in a crash (all but a commit move). */
+/** Whether a Ready's write holds anything Raft must not forget in a crash: all but a commit move. */
 export function mustSync (write: DurableWrite, saved: HardState): boolean {
   if (write.entries.length > 0 || write.snapshot !== undefined) return true
   const next = write.hardState
@@ -38,13 +38,13 @@ export function mustSync (write: DurableWrite, saved: HardState): boolean {
 
 /**
  * The Raft log, hard state and snapshot in a `level` database. Reads are served from memory (a
- * `MemoryStorage` loaded at open); every write is ONE atomic batch, applied to memory only once
- * it is written. A batch is synced (`sync: true`) whenever it holds anything Raft must not
- * forget: entries, a snapshot, a new term or vote. A batch that only moves the commit index is not
- * (etcd's `MustSync`): a crash may take back the last few of those, which Raft recomputes from the
- * leader, and LevelDB's write-ahead log keeps batches in order, so the next synced batch makes
- * every earlier one durable too. So a crash between batches loses nothing Raft promised, and
- * never leaves half of one.
+ * `MemoryStorage` loaded at open); every write is ONE atomic batch with `sync: true`, applied to
+ * memory only once it is durable. So a crash between batches loses nothing a batch reported, and
+ * never leaves half of one. The one exception is a Ready that only moves the commit index
+ * (etcd's `MustSync` is false for it): it costs no write at all, and the hard state rides along
+ * with the next batch, or the close. A crash may take back such commit moves, which is safe —
+ * Raft learns the commit index again from the leader — and the stored commit never falls behind
+ * the stored snapshot, since every batch, a snapshot's too, carries the latest hard state.
  */
 export class LevelRaftStorage implements RaftStorage {
   private constructor (private readonly db: ClassicLevel<Uint8Array, Uint8Array>, private readonly memory: MemoryStorage) {}
@@ -90,6 +90,11 @@ export class LevelRaftStorage implements RaftStorage {
   }
 
   private async saveNow (write: DurableWrite): Promise<void> {
+    if (!mustSync(write, this.memory.savedHardState())) {
+      this.memory.save(write)
+      if (write.hardState !== undefined) this.hardStateBehind = true
+      return
+    }
     const operations: Operation[] = []
     let firstStored = this.memory.firstIndex()
     let lastStored = this.memory.lastIndex()
@@ -106,7 +111,7 @@ export class LevelRaftStorage implements RaftStorage {
     const lastNew = fresh[fresh.length - 1]
     if (lastNew !== undefined) for (let index = lastNew.index + 1; index <= lastStored; index++) operations.push({ type: 'del', key: entryKey(index) })
     if (write.hardState !== undefined) operations.push({ type: 'put', key: hardStateKey, value: raftCodec.encodeHardState(write.hardState) })
-    await this.commit(operations, mustSync(write, this.memory.savedHardState()))
+    await this.commit(operations)
     this.memory.save(write)
   }
 
@@ -141,7 +146,10 @@ export class LevelRaftStorage implements RaftStorage {
   }
 
   async close (): Promise<void> {
-    await this.serialize(async () => { await this.db.close() })
+    await this.serialize(async () => {
+      await this.commit([])
+      await this.db.close()
+    })
   }
 
   /**
@@ -155,11 +163,18 @@ export class LevelRaftStorage implements RaftStorage {
   }
 
   private tail: Promise<unknown> = Promise.resolve()
+  /** The hard state in memory moved (its commit index only) since the last batch. */
+  private hardStateBehind = false
 
-  private async commit (operations: Operation[], sync = true): Promise<void> {
+  /** Writes one synced batch, with the hard state when it is behind and the batch lacks it. */
+  private async commit (operations: Operation[]): Promise<void> {
+    if (this.hardStateBehind && !operations.some(operation => operation.key === hardStateKey)) {
+      operations = [...operations, { type: 'put', key: hardStateKey, value: raftCodec.encodeHardState(this.memory.savedHardState()) }]
+    }
     if (operations.length === 0) return
     try {
-      await this.db.batch(operations, { sync })
+      await this.db.batch(operations, { sync: true })
+      this.hardStateBehind = false
     } catch (error) {
       throw new RaftStorageError('cannot persist raft state', { cause: error })
     }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'ava'
 import type { NodeId } from '../../src/lib/ids.js'
@@ -25,7 +26,7 @@ function contents (storage: { firstIndex(): number, lastIndex(): number, entries
   }
 }
 
-test('a write is synced unless all it does is move the commit index', t => {
+test('a write must be synced unless all it does is move the commit index', t => {
   const saved = { term: 3, vote: 'b' as NodeId, commit: 10 }
   t.false(mustSync({ entries: [], hardState: { ...saved, commit: 11 } }, saved))
   t.false(mustSync({ entries: [] }, saved))
@@ -33,6 +34,35 @@ test('a write is synced unless all it does is move the commit index', t => {
   t.true(mustSync({ entries: [], hardState: { ...saved, term: 4, vote: null } }, saved))
   t.true(mustSync({ entries: [], hardState: { ...saved, vote: 'c' as NodeId } }, saved))
   t.true(mustSync({ entries: [], snapshot: { metadata: { index: 12, term: 3, conf: { voters: [], learners: [] } }, data: new Uint8Array() } }, saved))
+})
+
+test('a commit move costs no write of its own: the next batch, a snapshot or the close carries it', async t => {
+  const dir = tempDir(t)
+  const path = join(dir, 'raft')
+  // What a crash would leave: the files as they are now (LevelDB writes its log with write(2)).
+  const crashCopy = async (name: string): Promise<{ commit: number, snapshot: number }> => {
+    cpSync(path, join(dir, name), { recursive: true })
+    const copy = await LevelRaftStorage.open(join(dir, name))
+    const seen = { commit: copy.initialState().hardState.commit, snapshot: copy.snapshot().metadata.index }
+    await copy.close()
+    return seen
+  }
+  const storage = await LevelRaftStorage.open(path)
+  const hardState = { term: 1, vote: 'n1' as NodeId, commit: 1 }
+  await storage.save({ entries: [1, 2, 3, 4, 5].map(i => entry(1, i, `e${i}`)), hardState })
+  await storage.save({ entries: [], hardState: { ...hardState, commit: 3 } })
+  t.is(storage.initialState().hardState.commit, 3)
+  t.deepEqual(await crashCopy('after-commit-move'), { commit: 1, snapshot: 0 })
+  await storage.save({ entries: [], hardState: { ...hardState, commit: 4 } })
+  await storage.createSnapshot(4, scriptConf, snapshotData(4))
+  t.deepEqual(await crashCopy('after-snapshot'), { commit: 4, snapshot: 4 })
+  await storage.save({ entries: [entry(1, 6, 'e6')] })
+  await storage.save({ entries: [], hardState: { ...hardState, commit: 6 } })
+  await storage.close()
+  const reopened = await LevelRaftStorage.open(path)
+  t.deepEqual(reopened.initialState().hardState, { ...hardState, commit: 6 })
+  t.is(reopened.lastIndex(), 6)
+  await reopened.close()
 })
 
 test('entries, hard state, a conflicting tail and a snapshot survive a reopen', async t => {
