@@ -35,7 +35,9 @@ export async function startApiServer (init: { listen: HostPort, token: string, h
 
 async function serve (request: IncomingMessage, response: ServerResponse, expected: Buffer, handle: (call: ApiCall) => Promise<ApiReply>): Promise<void> {
   const controller = new AbortController()
-  response.on('close', () => { controller.abort() })
+  // The caller went away before the whole reply was sent: whatever serves it stops. (Aborting
+  // after every reply cost each request an AbortError and its stack trace.)
+  response.on('close', () => { if (!response.writableFinished) controller.abort() })
   const presented = Buffer.from(request.headers.authorization ?? '')
   let reply: ApiReply
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
