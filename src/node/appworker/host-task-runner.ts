@@ -34,12 +34,13 @@ interface StartRecord {
  * cgroup (and namespaces), stdout and stderr appended to `logs/<task>.out.log` and `.err.log`
  * (size-rotated), environment `GALAXY_JOB_ID`, `GALAXY_POD_ID`, `GALAXY_TASK_ID`,
  * `GALAXY_PORT_<NAME>`, `GALAXY_DATA_VERSION`. A task it started itself reports its exit code and
- * signal; one it re-attached to (after an AppWorker restart) only that it ended. OOM kills are
- * read from the task's cgroup.
+ * signal, and is reported to the exit listener at once; one it re-attached to (after an AppWorker
+ * restart) only that it ended, when `exitOf` is asked. OOM kills are read from the task's cgroup.
  */
 export class HostTaskRunner implements TaskRunner {
   private readonly children = new Map<number, { exit: TaskExit | undefined }>()
   private readonly logs = new Map<TaskId, LogFile[]>()
+  private exitListener: (name: TaskId) => void = () => undefined
 
   constructor (private readonly init: {
     readonly runtime: ContainerRuntime
@@ -77,6 +78,7 @@ export class HostTaskRunner implements TaskRunner {
     this.children.set(pid, entry)
     child.once('exit', (code, signal) => {
       entry.exit = { code, signal, coreDumped: isCoreSignal(signal), oomKilled: false, atMs: this.init.nowMs() }
+      this.exitListener(task.name)
     })
     child.unref()
     const identity = await processIdentity(pid)
@@ -113,6 +115,10 @@ export class HostTaskRunner implements TaskRunner {
     const record = await readFile(this.recordPath(name), 'utf8').then(text => JSON.parse(text) as StartRecord, () => undefined)
     const oomKills = (await this.init.runtime.usage(this.init.id, { kind: 'task', task: name }))?.oomKills ?? 0
     return { ...exit, oomKilled: record !== undefined && oomKills > record.oomKills }
+  }
+
+  watchExits (listener: (name: TaskId) => void): void {
+    this.exitListener = listener
   }
 
   async probe (task: TaskDescription, health: HealthCheck): Promise<{ healthy: boolean, reason: string }> {

@@ -24,6 +24,12 @@ export interface TaskRunner {
   kill (task: TaskDescription, process: TaskProcess): Promise<void>
   /** How the process ended, or undefined while it runs. */
   exitOf (name: TaskId, process: TaskProcess): Promise<TaskExit | undefined>
+  /**
+   * Calls `listener` with the task's name as soon as a process this runner started ends (then
+   * `exitOf` answers how). A process started by an earlier AppWorker is not its child, and its end
+   * is not reported: only polling `exitOf` finds it. One listener; a second call replaces the first.
+   */
+  watchExits (listener: (name: TaskId) => void): void
   probe (task: TaskDescription, health: HealthCheck): Promise<{ healthy: boolean, reason: string }>
   reload (task: TaskDescription, dataVersion: string): Promise<void>
   /** Rotates log files that grew past their size. */
