@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/logger.js'
 import { checkPodDescription, type HealthCheck, type PodDescription, type TaskDescription } from './pod-description.js'
 import { podStatus, type PodCommand, type PodStatus } from './pod-status.js'
 import type { TaskExit } from './restart-policy.js'
-import { applyTaskEvent, newTaskState, planTask, type TaskAction, type TaskEvent, type TaskProcess, type TaskState, type TaskTarget } from './task-machine.js'
+import { applyTaskEvent, newTaskState, nextDueMs, planTask, type TaskAction, type TaskEvent, type TaskProcess, type TaskState, type TaskTarget } from './task-machine.js'
 
 /** Where the AppWorker's commands come from: its node, which relays the pull to the job's AppMaster. */
 export interface CommandSource {
@@ -52,9 +52,17 @@ export interface PodStateStore {
 /** Named bounds and periods of the AppWorker. */
 export const appWorkerLimits = {
   pullIntervalMs: 1000,
-  tickMs: 200,
   pullTimeoutMs: 5000,
-  logRotateIntervalMs: 10_000
+  logRotateIntervalMs: 10_000,
+  /**
+   * How often the processes an earlier AppWorker started are looked at: they are not this one's
+   * children, so their end is never reported, only found by asking.
+   */
+  reattachedPollMs: 1000,
+  /** The sleep when something is due already (a due time past, a step to take at once), so that the loop cannot spin. */
+  minSleepMs: 10,
+  /** After a step that failed, the next one comes this soon (and no sooner, whatever else is due). */
+  failedStepRetryMs: 200
 } as const
 
 /** The pod's message once told to quit: its container is to be made again. */
@@ -66,6 +74,11 @@ const quitMessage = 'quit: its resources changed, the container is made again'
  * event. Its state is saved after every change, so that a restarted AppWorker re-attaches to the
  * processes it had started instead of starting them again. A node that cannot be reached changes
  * nothing: the tasks keep running as last told.
+ *
+ * It steps only when something happened (an action's outcome, a task's process ending, a pull's
+ * answer) or fell due, and otherwise sleeps on one timer armed for the earliest of: the next pull,
+ * the next log rotation, each task's `nextDueMs` (a probe, a kill, a restart), and the next look
+ * at processes an earlier AppWorker started.
  */
 export class AppWorkerController {
   private tasks = new Map<TaskId, TaskState>()
@@ -77,11 +90,19 @@ export class AppWorkerController {
   private running = false
   private queued = false
   private stepping: Promise<void> = Promise.resolve()
+  /** Times of the controller's own periods, on the monotonic clock (unlike the tasks' times, they are never saved). */
   private lastPullMs = -Infinity
   /** What the last pull told of the pod, without its times (see `statusShape`). */
   private pulledShape = ''
-  private lastRotateMs = 0
+  private lastRotateMs = -Infinity
   private pulling = false
+  /** When the last step failed (it is tried again `failedStepRetryMs` later); -Infinity once one succeeded. */
+  private failedStepAtMs = -Infinity
+  /** Tasks whose process may have ended: the runner said so, or it was just started (and may have ended before that was known). */
+  private readonly exitsToCheck = new Set<TaskId>()
+  /** The processes of tasks an earlier AppWorker started, by task: polled, as no exit of theirs is reported. */
+  private readonly reattached = new Map<TaskId, TaskProcess>()
+  private lastReattachedPollMs = -Infinity
   private readonly actionsInFlight = new Set<Promise<void>>()
 
   constructor (private readonly components: {
@@ -102,17 +123,18 @@ export class AppWorkerController {
       this.stopped = saved.stopped
       // An action in flight when the last AppWorker ended is done again; the runner's start
       // first kills whatever a half-done start left in the task's cgroup.
-      for (const task of saved.tasks) this.tasks.set(task.name, resumed(task))
+      for (const task of saved.tasks) {
+        this.tasks.set(task.name, resumed(task))
+        if (task.process !== undefined && hasProcess(task)) this.reattached.set(task.name, task.process)
+      }
       this.components.logger.info('re-attached', { tasks: saved.tasks.map(task => `${task.name}:${task.phase}:${task.process?.pid ?? 0}`).join(' ') })
     }
+    this.components.runner.watchExits(name => {
+      this.exitsToCheck.add(name)
+      this.kick()
+    })
     this.running = true
-    this.tick()
-  }
-
-  private tick (): void {
-    if (!this.running) return
     this.kick()
-    this.timer = this.components.clock.setTimer(appWorkerLimits.tickMs, () => { this.tick() })
   }
 
   /** Stops the loop and waits for the actions in flight; the tasks keep running. */
@@ -134,38 +156,56 @@ export class AppWorkerController {
     return this.components.clock.wallMs()
   }
 
-  /** Queues a step, unless one is queued already (steps never pile up behind a slow one). */
+  private monotonicMs (): number {
+    return this.components.clock.monotonicMs()
+  }
+
+  /** Queues a step, unless one is queued already (steps never pile up behind a slow one); each step ends by arming the timer. */
   private kick (): void {
     if (this.queued) return
     this.queued = true
     this.stepping = this.stepping.then(async () => {
       this.queued = false
-      await this.step()
+      try {
+        await this.step()
+        this.failedStepAtMs = -Infinity
+      } catch (error) {
+        this.failedStepAtMs = this.monotonicMs()
+        this.components.logger.error('appworker step failed', { error: (error as Error).message })
+      }
+      this.sleep()
     }).catch(error => {
       this.components.logger.error('appworker step failed', { error: (error as Error).message })
     })
   }
 
+  /**
+   * Arms the one timer for the earliest thing due (see the class comment); what is due already
+   * waits `minSleepMs`. After a failed step only its retry counts, so that a step that keeps
+   * failing runs at the retry period, not at every due time already past.
+   */
+  private sleep (): void {
+    if (!this.running) return
+    const nowMs = this.monotonicMs()
+    let delayMs = this.failedStepAtMs + appWorkerLimits.failedStepRetryMs - nowMs
+    if (this.failedStepAtMs === -Infinity) {
+      let dueMs = this.lastRotateMs + appWorkerLimits.logRotateIntervalMs
+      // A pull in flight is left out: its end arms the timer again.
+      if (!this.pulling) dueMs = Math.min(dueMs, this.lastPullMs + appWorkerLimits.pullIntervalMs)
+      if (this.reattached.size > 0) dueMs = Math.min(dueMs, this.lastReattachedPollMs + appWorkerLimits.reattachedPollMs)
+      let taskDueMs = Infinity
+      for (const [name, target] of this.targets()) taskDueMs = Math.min(taskDueMs, nextDueMs(this.tasks.get(name) ?? newTaskState(name), target))
+      delayMs = Math.min(dueMs - nowMs, taskDueMs - this.nowMs())
+    }
+    this.timer?.cancel()
+    this.timer = this.components.clock.setTimer(delayMs > 0 ? delayMs : appWorkerLimits.minSleepMs, () => {
+      this.timer = undefined
+      this.kick()
+    })
+  }
+
   private async step (): Promise<void> {
-    const nowMs = this.nowMs()
-    // A change of the pod's status is told at once (the next tick), not at the next interval.
-    const due = nowMs - this.lastPullMs >= appWorkerLimits.pullIntervalMs || statusShape(this.status()) !== this.pulledShape
-    if (!this.pulling && due) {
-      this.lastPullMs = nowMs
-      this.pulling = true
-      void this.pull().finally(() => { this.pulling = false })
-    }
-    if (nowMs - this.lastRotateMs >= appWorkerLimits.logRotateIntervalMs) {
-      this.lastRotateMs = nowMs
-      await this.components.runner.rotateLogs().catch(error => {
-        this.components.logger.warn('log rotation failed', { error: (error as Error).message })
-      })
-    }
-    for (const state of [...this.tasks.values()]) {
-      if (state.process === undefined || (state.phase !== 'running' && state.phase !== 'stopping')) continue
-      const exit = await this.components.runner.exitOf(state.name, state.process)
-      if (exit !== undefined) this.apply(state.name, { type: 'exited', exit })
-    }
+    await this.checkExits()
     for (const [name, target] of this.targets()) {
       const state = this.tasks.get(name) ?? newTaskState(name)
       if (target === undefined) {
@@ -177,7 +217,60 @@ export class AppWorkerController {
       this.tasks.set(name, planned.state)
       for (const action of planned.actions) this.run(name, action)
     }
+    // After planning, so that what planning changed is told at once too.
+    this.maybePull()
     await this.save()
+    const nowMs = this.monotonicMs()
+    if (nowMs - this.lastRotateMs >= appWorkerLimits.logRotateIntervalMs) {
+      this.lastRotateMs = nowMs
+      await this.components.runner.rotateLogs().catch(error => {
+        this.components.logger.warn('log rotation failed', { error: (error as Error).message })
+      })
+    }
+  }
+
+  /**
+   * Asks the runner how the processes that may have ended did: those it reported (or just
+   * started), and, at most once per `reattachedPollMs`, those an earlier AppWorker started.
+   */
+  private async checkExits (): Promise<void> {
+    for (const [name, process] of this.reattached) {
+      const state = this.tasks.get(name)
+      if (state?.process === undefined || !hasProcess(state) || !isSameTaskProcess(state.process, process)) this.reattached.delete(name)
+    }
+    const names = new Set(this.exitsToCheck)
+    this.exitsToCheck.clear()
+    const nowMs = this.monotonicMs()
+    if (this.reattached.size > 0 && nowMs - this.lastReattachedPollMs >= appWorkerLimits.reattachedPollMs) {
+      this.lastReattachedPollMs = nowMs
+      for (const name of this.reattached.keys()) names.add(name)
+    }
+    for (const name of names) {
+      const state = this.tasks.get(name)
+      if (state?.process === undefined || !hasProcess(state)) continue
+      const exit = await this.components.runner.exitOf(name, state.process)
+      if (exit !== undefined) this.apply(name, { type: 'exited', exit })
+    }
+  }
+
+  /** Pulls when the interval has passed or the pod's status changed since the last pull, unless a pull is in flight. */
+  private maybePull (): void {
+    const nowMs = this.monotonicMs()
+    if (this.pulling || !this.isPullDue(nowMs)) return
+    this.lastPullMs = nowMs
+    this.pulling = true
+    void this.pull().finally(() => {
+      this.pulling = false
+      // The timer left this pull out: arm it again, or step at once if a pull is due already.
+      if (this.queued) return
+      if (this.isPullDue(this.monotonicMs())) this.kick()
+      else this.sleep()
+    })
+  }
+
+  /** A change of the pod's status is told at once, not at the next interval. */
+  private isPullDue (nowMs: number): boolean {
+    return nowMs - this.lastPullMs >= appWorkerLimits.pullIntervalMs || statusShape(this.status()) !== this.pulledShape
   }
 
   /**
@@ -272,6 +365,8 @@ export class AppWorkerController {
     const state = this.tasks.get(name)
     if (state === undefined) return
     const next = applyTaskEvent(state, event, this.nowMs())
+    // A process may end before its start is known: the exit the runner reported then found no running task.
+    if (event.type === 'started') this.exitsToCheck.add(name)
     if (next !== state && next.phase !== state.phase) {
       this.components.logger.info('task phase', { task: name, from: state.phase, to: next.phase, message: next.message })
     }
@@ -296,6 +391,15 @@ function resumed (task: TaskState): TaskState {
     case 'starting': return { ...task, phase: 'deployed' }
     default: return { ...task, probing: false, reload: task.reload === 'reloading' ? 'failed' : task.reload }
   }
+}
+
+/** Whether the task has a process that may be running: one whose end is still to be seen. */
+function hasProcess (task: TaskState): boolean {
+  return task.phase === 'running' || task.phase === 'stopping'
+}
+
+function isSameTaskProcess (a: TaskProcess, b: TaskProcess): boolean {
+  return a.pid === b.pid && a.startTicks === b.startTicks
 }
 
 /** What a status says, without its times: a pull is made early when this changes. */
