@@ -48,7 +48,7 @@ export async function runAppWorker (options: RunAppWorkerOptions): Promise<numbe
   })
   logger.info('appworker stopping', { signal })
   await controller.stop()
-  // An idle keep-alive connection to the node must not keep a stopped AppWorker alive.
+  // Nothing left (a pull or a download in flight, a health probe) may keep a stopped AppWorker alive.
   setTimeout(() => { process.exit(0) }, 1000).unref()
   return 0
 }
