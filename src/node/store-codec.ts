@@ -98,6 +98,11 @@ function toLockMessage (lock: LockState): galaxy.LockState.$Properties {
 function toDataMessage (data: StoreData): galaxy.StoreData.$Properties {
   const invalid = checkStoreData(data)
   assert(invalid === undefined, 'store codec: store data no store could hold', { invalid })
+  return toDataMessageUnchecked(data)
+}
+
+/** A part of checked store data: on its own, it may break the rules the whole keeps. */
+function toDataMessageUnchecked (data: StoreData): galaxy.StoreData.$Properties {
   return {
     kv: {
       revision: count(data.kv.revision, 'revision'),
@@ -278,8 +283,39 @@ function fromLockMessage (message: galaxy.LockState.$Properties): LockState {
 
 /** StoreData, checked whole: `checkStoreData` says whether a store could be in this state. */
 function fromDataMessage (message: galaxy.StoreData.$Properties): StoreData {
+  const parts = message.parts ?? []
+  if (parts.length > 0) {
+    if (message.kv != null || (message.leases ?? []).length > 0 || (message.locks ?? []).length > 0 || (message.sessions ?? []).length > 0) fail('store data: parts and fields at once')
+    return checked(joinParts(parts.map(part => {
+      const decoded = galaxy.StoreData.decode(part)
+      if ((decoded.parts ?? []).length > 0) fail('store data: a part with parts')
+      return fromDataFields(decoded)
+    })))
+  }
+  return checked(fromDataFields(message))
+}
+
+function checked (data: StoreData): StoreData {
+  const invalid = checkStoreData(data)
+  if (invalid !== undefined) fail(`store data: ${invalid}`)
+  return data
+}
+
+/** The parts of store data as one: the revisions of the first, the lists of all in order. */
+function joinParts (parts: readonly StoreData[]): StoreData {
+  const first = parts[0] as StoreData
+  return {
+    kv: { revision: first.kv.revision, compactRevision: first.kv.compactRevision, keys: parts.flatMap(part => part.kv.keys), history: parts.flatMap(part => part.kv.history) },
+    leases: parts.flatMap(part => part.leases),
+    locks: parts.flatMap(part => part.locks),
+    sessions: parts.flatMap(part => part.sessions)
+  }
+}
+
+/** Store data as the message holds it, not yet checked as a whole. */
+function fromDataFields (message: galaxy.StoreData.$Properties): StoreData {
   const kv = present(message.kv, 'kv')
-  const data: StoreData = {
+  return {
     kv: {
       revision: integer(kv.revision, 'revision'),
       compactRevision: integer(kv.compactRevision, 'compactRevision'),
@@ -295,9 +331,6 @@ function fromDataMessage (message: galaxy.StoreData.$Properties): StoreData {
       lastIndex: integer(session.lastIndex, 'lastIndex')
     }))
   }
-  const invalid = checkStoreData(data)
-  if (invalid !== undefined) fail(`store data: ${invalid}`)
-  return data
 }
 
 /** Runs a decoder; whatever goes wrong — in protobufjs or in a check — comes out as a DecodeError. */
@@ -336,6 +369,34 @@ export const storeCodec = {
   },
   encodeData (data: StoreData): Uint8Array {
     return galaxy.StoreData.encode(toDataMessage(data)).finish()
+  },
+  /**
+   * The same data in parts of at most `partItems` keys, events, leases, locks and sessions,
+   * awaiting `pause()` after each part: a node encodes its snapshot (42 MiB and 250 ms of CPU at
+   * 60,000 keys) a few milliseconds at a time instead of stalling. `data` must not change meanwhile
+   * (`StoreStateMachine.toData` answers a copy of immutable records). Decodes as `encodeData` does.
+   */
+  async encodeDataInParts (data: StoreData, options: { readonly partItems: number, readonly pause: () => Promise<void> }): Promise<Uint8Array> {
+    const invalid = checkStoreData(data)
+    assert(invalid === undefined, 'store codec: store data no store could hold', { invalid })
+    assert(Number.isSafeInteger(options.partItems) && options.partItems > 0, 'store codec: parts need a positive size', { partItems: options.partItems })
+    const parts: Uint8Array[] = []
+    const lists = [data.kv.keys, data.kv.history, data.leases, data.locks, data.sessions] as const
+    // Item i of the five lists laid end to end: where each list starts, and how many in all.
+    const offsets = lists.map((_, i) => lists.slice(0, i).reduce((sum, list) => sum + list.length, 0))
+    const total = lists.reduce((sum, list) => sum + list.length, 0)
+    for (let start = 0; start === 0 || start < total; start += options.partItems) {
+      const slice = <T>(list: readonly T[], offset: number): T[] => list.slice(Math.max(0, start - offset), Math.max(0, start + options.partItems - offset))
+      const part: StoreData = {
+        kv: { revision: data.kv.revision, compactRevision: data.kv.compactRevision, keys: slice(data.kv.keys, offsets[0] as number), history: slice(data.kv.history, offsets[1] as number) },
+        leases: slice(data.leases, offsets[2] as number),
+        locks: slice(data.locks, offsets[3] as number),
+        sessions: slice(data.sessions, offsets[4] as number)
+      }
+      parts.push(galaxy.StoreData.encode(toDataMessageUnchecked(part)).finish())
+      await options.pause()
+    }
+    return galaxy.StoreData.encode({ parts }).finish()
   },
   decodeData (bytes: Uint8Array): StoreData {
     return decoding('store data', bytes, input => fromDataMessage(galaxy.StoreData.decode(input)))

@@ -25,6 +25,8 @@ export const replicaLimits = {
   noLeaderRetryMs: 50,
   /** A snapshot is taken every this many applied entries, and the log before it compacted. */
   snapshotEveryEntries: 10_000,
+  /** Keys, events, leases, locks and sessions encoded at once when snapshotting (about 1 MiB and 6 ms at 256-byte values). */
+  snapshotPartItems: 4_000,
   /** Entries kept behind a snapshot so that slightly slow followers get entries, not a snapshot. */
   keepEntriesBehindSnapshot: 2_000,
   /** A lease expiry proposed but not applied is proposed again after this long. */
@@ -315,13 +317,24 @@ export class StoreReplica implements RaftApplication {
     if (this.snapshotting || this.appliedIndex - this.snapshotIndex < replicaLimits.snapshotEveryEntries) return
     this.snapshotting = true
     const index = this.appliedIndex
-    const data = storeCodec.encodeData(this.machine.toData())
+    // A copy of the state at `index`, encoded a part at a time between other work (the copy is of
+    // immutable records: applying goes on meanwhile).
+    const state = this.machine.toData()
     const conf = this.confState
     void (async () => {
       try {
+        const startedMs = this.init.nowMs()
+        const data = await storeCodec.encodeDataInParts(state, { partItems: replicaLimits.snapshotPartItems, pause: async () => { await new Promise(resolve => setImmediate(resolve)) } })
+        // A leader's snapshot installed meanwhile is newer than this one.
+        if (index <= this.snapshotIndex) return
+        const encodedMs = this.init.nowMs()
         await this.init.storage.createSnapshot(index, conf, data)
         this.snapshotIndex = index
+        const writtenMs = this.init.nowMs()
         await this.init.storage.compact(Math.max(0, index - replicaLimits.keepEntriesBehindSnapshot))
+        this.init.logger.info('snapshot taken', {
+          index, bytes: data.byteLength, encodeMs: Math.round(encodedMs - startedMs), writeMs: Math.round(writtenMs - encodedMs), compactMs: Math.round(this.init.nowMs() - writtenMs)
+        })
       } catch (error) {
         this.init.logger.error('snapshot failed', { index, error: (error as Error).message })
       } finally {

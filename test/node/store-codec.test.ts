@@ -135,6 +135,28 @@ test('a machine rebuilt from encoded data answers like the original', t => {
   t.deepEqual(rebuilt.toData(), original.toData())
 })
 
+test('store data encoded in parts decodes to the same data, whatever the part size, pausing after each part', async t => {
+  const data = sampleMachine().toData()
+  const items = data.kv.keys.length + data.kv.history.length + data.leases.length + data.locks.length + data.sessions.length
+  t.true(items > 8)
+  for (const partItems of [1, 2, 3, 7, items - 1, items, items + 5]) {
+    let pauses = 0
+    const bytes = await storeCodec.encodeDataInParts(data, { partItems, pause: async () => { pauses++ } })
+    t.is(pauses, Math.ceil(items / partItems), `${partItems} items a part`)
+    t.deepEqual(storeCodec.decodeData(bytes), data, `${partItems} items a part`)
+  }
+  const empty = new StoreStateMachine().toData()
+  t.deepEqual(storeCodec.decodeData(await storeCodec.encodeDataInParts(empty, { partItems: 10, pause: async () => {} })), empty)
+})
+
+test('parts next to fields, or parts inside a part, are refused with DecodeError', t => {
+  const part = storeCodec.encodeData(new StoreStateMachine().toData())
+  t.throws(() => storeCodec.decodeData(galaxy.StoreData.encode({ parts: [part], leases: [{ id: 1, ttlMs: 1000 }] }).finish()), { instanceOf: DecodeError, message: /parts and fields/ })
+  const nested = galaxy.StoreData.encode({ parts: [part] }).finish()
+  t.throws(() => storeCodec.decodeData(galaxy.StoreData.encode({ parts: [nested] }).finish()), { instanceOf: DecodeError, message: /a part with parts/ })
+  t.throws(() => storeCodec.decodeData(galaxy.StoreData.encode({ parts: [Uint8Array.of(0xff, 0xff)] }).finish()), { instanceOf: DecodeError })
+})
+
 test('an empty store round-trips', t => {
   const data = new StoreStateMachine().toData()
   t.deepEqual(storeCodec.decodeData(storeCodec.encodeData(data)), data)

@@ -3,8 +3,13 @@ import test from 'ava'
 import type { NodeId } from '../../src/lib/ids.js'
 import { silentLogger } from '../../src/lib/logger.js'
 import { LevelRaftStorage } from '../../src/node/raft-storage.js'
-import { StoreReplica } from '../../src/node/store-replica.js'
+import { storeCodec } from '../../src/node/store-codec.js'
+import { replicaLimits, StoreReplica } from '../../src/node/store-replica.js'
+import { galaxy } from '../../src/proto/gen/store.js'
+import type { Entry } from '../../src/raft/types.js'
+import { StoreStateMachine } from '../../src/store/state-machine.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 async function detachedReplica (t: Parameters<typeof tempDir>[0]): Promise<StoreReplica> {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
@@ -27,4 +32,37 @@ test('a stopped replica has no next apply: waiting for one sleeps until the time
   started = performance.now()
   await replica.nextApply(10_000, controller.signal)
   t.true(performance.now() - started < 2000)
+})
+
+test('a snapshot is encoded in parts while applying goes on, and holds the state at its index', async t => {
+  t.timeout(60_000)
+  const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
+  t.teardown(async () => { await storage.close() })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
+  const conf = { voters: ['n1' as NodeId], learners: [] }
+  const put = (index: number): Entry => ({
+    term: 1,
+    index,
+    type: 'normal',
+    data: storeCodec.encodeCommand({ client: 'c', sequence: index, command: { type: 'txn', compares: [], success: [{ type: 'put', key: `k${index % 100}`, value: new TextEncoder().encode(`${index}`) }], failure: [] } })
+  })
+  const apply = async (from: number, to: number): Promise<void> => {
+    const entries = Array.from({ length: to - from + 1 }, (_, i) => put(from + i))
+    await storage.save({ entries, hardState: { term: 1, vote: 'n1' as NodeId, commit: to } })
+    replica.applyEntries(entries, conf)
+  }
+  const at = replicaLimits.snapshotEveryEntries
+  await apply(1, at)
+  // The snapshot of `at` is being encoded: the replica goes on applying meanwhile.
+  await apply(at + 1, at + 50)
+  t.is(replica.state.revision, at + 50)
+  await waitFor('the snapshot', async () => storage.snapshot().metadata.index === at, 30_000, 20)
+  const data = storage.snapshot().data
+  t.true((galaxy.StoreData.decode(data).parts ?? []).length > 1, 'written in parts')
+  const snapshot = StoreStateMachine.fromData(storeCodec.decodeData(data))
+  t.is(snapshot.toData().kv.revision, at)
+  for (const key of [0, 1, 50, 99]) {
+    const last = at - ((at - key) % 100)
+    t.is(new TextDecoder().decode(snapshot.get(`k${key}`)?.value), `${last}`, `k${key}`)
+  }
 })
