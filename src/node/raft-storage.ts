@@ -1,3 +1,5 @@
+import { open as openFile, readdir, readFile, rename, rm, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { assert } from '../lib/assert.js'
 import { GalaxyError } from '../lib/errors.js'
@@ -17,7 +19,10 @@ export class RaftStorageError extends GalaxyError {
 type Operation = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
 
 const hardStateKey = Buffer.of(0x68) // 'h'
-const snapshotKey = Buffer.of(0x73) // 's'
+/** A snapshot kept whole in the database (as stores written before snapshot files hold it). */
+const inlineSnapshotKey = Buffer.of(0x73) // 's'
+/** The latest snapshot's metadata; its data is the file `snapshotFileName(index)`. */
+const snapshotMetadataKey = Buffer.of(0x53) // 'S'
 const offsetKey = Buffer.of(0x6f) // 'o'
 const entryPrefix = 0x65 // 'e'
 
@@ -36,6 +41,27 @@ export function mustSync (write: DurableWrite, saved: HardState): boolean {
   return next !== undefined && (next.term !== saved.term || next.vote !== saved.vote)
 }
 
+/** The name of the file that holds the data of the snapshot at `index`. */
+function snapshotFileName (index: number): string {
+  return `snapshot-${index.toString().padStart(16, '0')}`
+}
+
+/** The batch operations that record a snapshot whose data is in its file. */
+function snapshotRecord (metadata: Snapshot['metadata']): Operation[] {
+  return [
+    { type: 'put', key: snapshotMetadataKey, value: raftCodec.encodeSnapshot({ metadata, data: new Uint8Array() }) },
+    { type: 'del', key: inlineSnapshotKey }
+  ]
+}
+
+/** Removes every snapshot file but the one of `keep` (and leftovers of unfinished writes). */
+async function removeSnapshotFiles (directory: string, keep: number): Promise<void> {
+  const names = await readdir(directory).catch(() => [] as string[])
+  for (const name of names) {
+    if (name.startsWith('snapshot-') && name !== snapshotFileName(keep)) await rm(join(directory, name), { force: true })
+  }
+}
+
 /**
  * The Raft log, hard state and snapshot in a `level` database. Reads are served from memory (a
  * `MemoryStorage` loaded at open); every write is ONE atomic batch with `sync: true`, applied to
@@ -47,16 +73,28 @@ export function mustSync (write: DurableWrite, saved: HardState): boolean {
  * the stored snapshot, since every batch, a snapshot's too, carries the latest hard state.
  */
 export class LevelRaftStorage implements RaftStorage {
-  private constructor (private readonly db: ClassicLevel<Uint8Array, Uint8Array>, private readonly memory: MemoryStorage) {}
+  private constructor (
+    private readonly db: ClassicLevel<Uint8Array, Uint8Array>,
+    private readonly memory: MemoryStorage,
+    /** The directory of snapshot files, next to the database. */
+    private readonly snapshots: string
+  ) {}
 
   /** Opens (or creates) the store at `path` and loads it. */
   static async open (path: string): Promise<LevelRaftStorage> {
     const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    const snapshots = `${path}.snapshots`
     try {
       await db.open()
-      const [hardState, snapshot, offset] = await db.getMany([hardStateKey, snapshotKey, offsetKey])
+      const [hardState, inlineSnapshot, snapshotMetadata, offset] = await db.getMany([hardStateKey, inlineSnapshotKey, snapshotMetadataKey, offsetKey])
       const empty = new MemoryStorage()
-      const loadedSnapshot = snapshot === undefined ? empty.snapshot() : raftCodec.decodeSnapshot(snapshot)
+      let loadedSnapshot = inlineSnapshot === undefined ? empty.snapshot() : raftCodec.decodeSnapshot(inlineSnapshot)
+      if (snapshotMetadata !== undefined) {
+        const { metadata } = raftCodec.decodeSnapshot(snapshotMetadata)
+        loadedSnapshot = { metadata, data: new Uint8Array(await readFile(join(snapshots, snapshotFileName(metadata.index)))) }
+      }
+      // Files of snapshots that were never recorded (a crash between the file and its record), or replaced.
+      await removeSnapshotFiles(snapshots, loadedSnapshot.metadata.index)
       const { index: offsetIndex, term: offsetTerm } = offset === undefined ? { index: 0, term: 0 } : raftCodec.decodeOffset(offset)
       const entries: Entry[] = []
       for await (const value of db.values({ gte: entryKey(offsetIndex + 1), lt: Buffer.of(entryPrefix + 1) })) entries.push(raftCodec.decodeEntry(value))
@@ -67,7 +105,7 @@ export class LevelRaftStorage implements RaftStorage {
         offsetTerm,
         entries
       })
-      return new LevelRaftStorage(db, memory)
+      return new LevelRaftStorage(db, memory, snapshots)
     } catch (error) {
       await db.close().catch(() => {})
       throw new RaftStorageError(`cannot open the raft log at ${path}`, { cause: error })
@@ -98,13 +136,15 @@ export class LevelRaftStorage implements RaftStorage {
     const operations: Operation[] = []
     let firstStored = this.memory.firstIndex()
     let lastStored = this.memory.lastIndex()
-    if (write.snapshot !== undefined && write.snapshot.metadata.index > this.memory.snapshot().metadata.index) {
+    const installing = write.snapshot !== undefined && write.snapshot.metadata.index > this.memory.snapshot().metadata.index ? write.snapshot : undefined
+    if (installing !== undefined) {
       // Installing a snapshot replaces the whole log.
+      await this.writeSnapshotFile(installing.metadata.index, installing.data)
       for (let index = firstStored; index <= lastStored; index++) operations.push({ type: 'del', key: entryKey(index) })
-      operations.push({ type: 'put', key: snapshotKey, value: raftCodec.encodeSnapshot(write.snapshot) })
-      operations.push({ type: 'put', key: offsetKey, value: raftCodec.encodeOffset(write.snapshot.metadata.index, write.snapshot.metadata.term) })
-      firstStored = write.snapshot.metadata.index + 1
-      lastStored = write.snapshot.metadata.index
+      operations.push(...snapshotRecord(installing.metadata))
+      operations.push({ type: 'put', key: offsetKey, value: raftCodec.encodeOffset(installing.metadata.index, installing.metadata.term) })
+      firstStored = installing.metadata.index + 1
+      lastStored = installing.metadata.index
     }
     const fresh = write.entries.filter(entry => entry.index >= firstStored)
     for (const entry of fresh) operations.push({ type: 'put', key: entryKey(entry.index), value: raftCodec.encodeEntry(entry) })
@@ -113,20 +153,55 @@ export class LevelRaftStorage implements RaftStorage {
     if (write.hardState !== undefined) operations.push({ type: 'put', key: hardStateKey, value: raftCodec.encodeHardState(write.hardState) })
     await this.commit(operations)
     this.memory.save(write)
+    if (installing !== undefined) await removeSnapshotFiles(this.snapshots, installing.metadata.index)
   }
 
-  /** Records the application's state at `index`, which it has applied, as the latest snapshot (durably). */
+  /**
+   * Records the application's state at `index`, which it has applied, as the latest snapshot
+   * (durably). The data goes to a file of its own first, while the log goes on being written; only
+   * its small record then waits its turn among the log's batches. A snapshot no newer than the
+   * latest (a leader's was installed meanwhile) is dropped, and the latest answered.
+   */
   async createSnapshot (index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
-    return await this.serialize(async () => await this.createSnapshotNow(index, conf, data))
+    if (index <= this.memory.snapshot().metadata.index) return this.memory.snapshot()
+    await this.writeSnapshotFile(index, data)
+    return await this.serialize(async () => {
+      const current = this.memory.snapshot()
+      if (index <= current.metadata.index) {
+        await rm(join(this.snapshots, snapshotFileName(index)), { force: true })
+        return current
+      }
+      const metadata = { index, term: this.memory.term(index), conf }
+      await this.commit(snapshotRecord(metadata))
+      const snapshot = this.memory.createSnapshot(index, conf, data)
+      await removeSnapshotFiles(this.snapshots, index)
+      return snapshot
+    })
   }
 
-  private async createSnapshotNow (index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
-    const current = this.memory.snapshot()
-    if (index === current.metadata.index) return current
-    assert(index > current.metadata.index, 'a snapshot cannot go back', { index, snapshot: current.metadata.index })
-    const snapshot: Snapshot = { metadata: { index, term: this.memory.term(index), conf }, data }
-    await this.commit([{ type: 'put', key: snapshotKey, value: raftCodec.encodeSnapshot(snapshot) }])
-    return this.memory.createSnapshot(index, conf, data)
+  /** Writes a snapshot's data to its file, durably (a temporary file, fsync, rename, fsync of the directory). */
+  private async writeSnapshotFile (index: number, data: Uint8Array): Promise<void> {
+    try {
+      await mkdir(this.snapshots, { recursive: true })
+      const path = join(this.snapshots, snapshotFileName(index))
+      const temporary = `${path}.tmp`
+      const file = await openFile(temporary, 'w', 0o600)
+      try {
+        await file.writeFile(data)
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+      await rename(temporary, path)
+      const directory = await openFile(this.snapshots, 'r')
+      try {
+        await directory.sync()
+      } finally {
+        await directory.close()
+      }
+    } catch (error) {
+      throw new RaftStorageError('cannot write a snapshot file', { cause: error })
+    }
   }
 
   /** Drops the stored log up to `index`, which the latest snapshot must cover (durably). */
@@ -141,7 +216,9 @@ export class LevelRaftStorage implements RaftStorage {
     const operations: Operation[] = []
     for (let i = offsetIndex + 1; i <= index; i++) operations.push({ type: 'del', key: entryKey(i) })
     operations.push({ type: 'put', key: offsetKey, value: raftCodec.encodeOffset(index, this.memory.term(index)) })
-    await this.commit(operations)
+    // Not synced: entries a crash brings back are only kept a little longer. (A later synced
+    // batch makes it durable, as LevelDB's log keeps batches in order.)
+    await this.commit(operations, { sync: false })
     this.memory.compact(index)
   }
 
@@ -166,14 +243,14 @@ export class LevelRaftStorage implements RaftStorage {
   /** The hard state in memory moved (its commit index only) since the last batch. */
   private hardStateBehind = false
 
-  /** Writes one synced batch, with the hard state when it is behind and the batch lacks it. */
-  private async commit (operations: Operation[]): Promise<void> {
+  /** Writes one batch, synced unless told, with the hard state when it is behind and the batch lacks it. */
+  private async commit (operations: Operation[], { sync } = { sync: true }): Promise<void> {
     if (this.hardStateBehind && !operations.some(operation => operation.key === hardStateKey)) {
       operations = [...operations, { type: 'put', key: hardStateKey, value: raftCodec.encodeHardState(this.memory.savedHardState()) }]
     }
     if (operations.length === 0) return
     try {
-      await this.db.batch(operations, { sync: true })
+      await this.db.batch(operations, { sync })
       this.hardStateBehind = false
     } catch (error) {
       throw new RaftStorageError('cannot persist raft state', { cause: error })

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process'
-import { cpSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'ava'
+import { ClassicLevel } from 'classic-level'
 import type { NodeId } from '../../src/lib/ids.js'
+import { raftCodec } from '../../src/node/raft-codec.js'
 import { LevelRaftStorage, mustSync } from '../../src/node/raft-storage.js'
 import { MemoryStorage } from '../../src/raft/storage.js'
 import type { Entry, Snapshot } from '../../src/raft/types.js'
@@ -42,6 +44,7 @@ test('a commit move costs no write of its own: the next batch, a snapshot or the
   // What a crash would leave: the files as they are now (LevelDB writes its log with write(2)).
   const crashCopy = async (name: string): Promise<{ commit: number, snapshot: number }> => {
     cpSync(path, join(dir, name), { recursive: true })
+    if (existsSync(`${path}.snapshots`)) cpSync(`${path}.snapshots`, join(dir, `${name}.snapshots`), { recursive: true })
     const copy = await LevelRaftStorage.open(join(dir, name))
     const seen = { commit: copy.initialState().hardState.commit, snapshot: copy.snapshot().metadata.index }
     await copy.close()
@@ -63,6 +66,51 @@ test('a commit move costs no write of its own: the next batch, a snapshot or the
   t.deepEqual(reopened.initialState().hardState, { ...hardState, commit: 6 })
   t.is(reopened.lastIndex(), 6)
   await reopened.close()
+})
+
+test('a snapshot\'s data is a file of its own; files never recorded are removed at open, and an older snapshot is dropped', async t => {
+  const path = join(tempDir(t), 'raft')
+  const storage = await LevelRaftStorage.open(path)
+  await storage.save({ entries: [1, 2, 3, 4, 5, 6].map(i => entry(1, i, `e${i}`)), hardState: { term: 1, vote: 'n1' as NodeId, commit: 6 } })
+  await storage.createSnapshot(3, scriptConf, snapshotData(3))
+  await storage.createSnapshot(5, scriptConf, snapshotData(5))
+  t.deepEqual(readdirSync(`${path}.snapshots`), ['snapshot-0000000000000005'])
+  // Older than the latest (as when a leader's snapshot was installed while this one was encoded).
+  t.is((await storage.createSnapshot(4, scriptConf, snapshotData(4))).metadata.index, 5)
+  t.deepEqual(readdirSync(`${path}.snapshots`), ['snapshot-0000000000000005'])
+  await storage.close()
+  // A crash after a file was written but before it was recorded leaves the file: it goes at open.
+  writeFileSync(join(`${path}.snapshots`, 'snapshot-0000000000000006'), 'never recorded')
+  writeFileSync(join(`${path}.snapshots`, 'snapshot-0000000000000007.tmp'), 'half written')
+  const reopened = await LevelRaftStorage.open(path)
+  t.deepEqual(reopened.snapshot(), { metadata: { index: 5, term: 1, conf: scriptConf }, data: snapshotData(5) })
+  t.deepEqual(readdirSync(`${path}.snapshots`), ['snapshot-0000000000000005'])
+  await reopened.close()
+})
+
+test('a store whose snapshot is kept in the database (as before snapshot files) opens, and its next snapshot goes to a file', async t => {
+  const path = join(tempDir(t), 'raft')
+  const storage = await LevelRaftStorage.open(path)
+  await storage.save({ entries: [1, 2, 3, 4].map(i => entry(1, i, `e${i}`)), hardState: { term: 1, vote: 'n1' as NodeId, commit: 4 } })
+  await storage.close()
+  // What an older galaxy wrote: the whole snapshot under 's', the log from 3 on.
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await db.batch([
+    { type: 'put', key: Buffer.of(0x73), value: raftCodec.encodeSnapshot({ metadata: { index: 2, term: 1, conf: scriptConf }, data: snapshotData(2) }) },
+    { type: 'put', key: Buffer.of(0x6f), value: raftCodec.encodeOffset(2, 1) },
+    { type: 'del', key: Buffer.from('650000000000000001', 'hex') },
+    { type: 'del', key: Buffer.from('650000000000000002', 'hex') }
+  ])
+  await db.close()
+  const legacy = await LevelRaftStorage.open(path)
+  t.deepEqual(legacy.snapshot().metadata, { index: 2, term: 1, conf: scriptConf })
+  t.is(hex(legacy.snapshot().data), hex(snapshotData(2)))
+  t.is(legacy.firstIndex(), 3)
+  await legacy.createSnapshot(4, scriptConf, snapshotData(4))
+  await legacy.close()
+  const current = await LevelRaftStorage.open(path)
+  t.deepEqual(current.snapshot(), { metadata: { index: 4, term: 1, conf: scriptConf }, data: snapshotData(4) })
+  await current.close()
 })
 
 test('entries, hard state, a conflicting tail and a snapshot survive a reopen', async t => {
