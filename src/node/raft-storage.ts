@@ -63,14 +63,16 @@ async function removeSnapshotFiles (directory: string, keep: number): Promise<vo
 }
 
 /**
- * The Raft log, hard state and snapshot in a `level` database. Reads are served from memory (a
- * `MemoryStorage` loaded at open); every write is ONE atomic batch with `sync: true`, applied to
- * memory only once it is durable. So a crash between batches loses nothing a batch reported, and
- * never leaves half of one. The one exception is a Ready that only moves the commit index
- * (etcd's `MustSync` is false for it): it costs no write at all, and the hard state rides along
- * with the next batch, or the close. A crash may take back such commit moves, which is safe —
- * Raft learns the commit index again from the leader — and the stored commit never falls behind
- * the stored snapshot, since every batch, a snapshot's too, carries the latest hard state.
+ * The Raft log and hard state in a `level` database, the latest snapshot's data in a file beside
+ * it (`<path>.snapshots/`, recorded in the database once the file is durable). Reads are served
+ * from memory (a `MemoryStorage` loaded at open); every write is ONE atomic batch with
+ * `sync: true`, applied to memory only once it is durable. So a crash between batches loses
+ * nothing a batch reported, and never leaves half of one. Two exceptions, both safe to lose: a
+ * Ready that only moves the commit index (etcd's `MustSync` is false for it) costs no write at all
+ * — the hard state rides along with the next batch, or the close, and Raft learns the commit index
+ * again from the leader — and deleting compacted entries is not synced. The stored commit never
+ * falls behind the stored snapshot, since every batch, a snapshot's record too, carries the latest
+ * hard state, and LevelDB's log keeps batches in order.
  */
 export class LevelRaftStorage implements RaftStorage {
   private constructor (
