@@ -38,7 +38,9 @@ test('a snapshot is encoded in parts while applying goes on, and holds the state
   t.timeout(60_000)
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   t.teardown(async () => { await storage.close() })
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
+  // Enough entries for more than one part (100 keys and an event per entry).
+  const at = 2 * replicaLimits.snapshotPartItems
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now(), snapshotEveryEntries: at })
   const conf = { voters: ['n1' as NodeId], learners: [] }
   const put = (index: number): Entry => ({
     term: 1,
@@ -51,7 +53,6 @@ test('a snapshot is encoded in parts while applying goes on, and holds the state
     await storage.save({ entries, hardState: { term: 1, vote: 'n1' as NodeId, commit: to } })
     replica.applyEntries(entries, conf)
   }
-  const at = replicaLimits.snapshotEveryEntries
   await apply(1, at)
   // The snapshot of `at` is being encoded: the replica goes on applying meanwhile.
   await apply(at + 1, at + 50)
