@@ -1,4 +1,5 @@
 import test from 'ava'
+import { randomInt, SeededRng } from '../../src/lib/rng.js'
 import { KeyStore, maxHistoryEvents } from '../../src/store/key-store.js'
 
 test('the watch history is trimmed back to its bound in steps, the same way on every replica', t => {
@@ -24,4 +25,37 @@ test('the watch history is trimmed back to its bound in steps, the same way on e
     replica.revision = revision
   }
   t.deepEqual(replica.toData(), store.toData())
+})
+
+test('ranges and prefixes answer as a plain sorted list of the keys would, through random puts and deletes', t => {
+  const rng = new SeededRng(11)
+  const store = new KeyStore()
+  const model = new Set<string>()
+  const alphabet = ['a', 'b', 'ab', '/', 'é', 'z', '\u0000']
+  const randomKey = (): string => Array.from({ length: randomInt(rng, 0, 4) }, () => alphabet[randomInt(rng, 0, alphabet.length)] as string).join('')
+  for (let revision = 1; revision <= 3000; revision++) {
+    const key = randomKey()
+    if (randomInt(rng, 0, 3) === 0) {
+      store.delete(key, revision)
+      model.delete(key)
+    } else {
+      store.put(key, new Uint8Array([revision % 256]), 0, revision)
+      model.add(key)
+    }
+    store.revision = revision
+    if (revision % 50 !== 0) continue
+    const sorted = [...model].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    for (let probe = 0; probe < 20; probe++) {
+      const prefix = randomKey().slice(0, randomInt(rng, 0, 3))
+      const after = randomInt(rng, 0, 2) === 0 ? undefined : randomKey()
+      const limit = randomInt(rng, 1, 6)
+      const matching = sorted.filter(key => key.startsWith(prefix) && (after === undefined || key > after))
+      const answer = store.range(prefix, after, limit)
+      t.deepEqual(answer.items.map(kv => kv.key), matching.slice(0, limit), `range(${JSON.stringify(prefix)}, ${JSON.stringify(after)}, ${limit})`)
+      t.is(answer.more, matching.length > limit)
+      t.deepEqual(store.keysWithPrefix(prefix), sorted.filter(key => key.startsWith(prefix)))
+    }
+    t.deepEqual(store.toData().keys.map(kv => kv.key), sorted)
+    t.deepEqual(KeyStore.fromData(store.toData()).toData(), store.toData())
+  }
 })
