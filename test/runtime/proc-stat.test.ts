@@ -94,8 +94,10 @@ test('an identity with the right pid but another start time is not the same proc
 })
 
 test('a zombie counts as gone', async t => {
-  // The background `true` exits, and its parent, which exec'd sleep, never reaps it.
-  const parent = await start(t, 'sh', ['-c', 'true & echo $!; exec sleep 30'], 'pipe')
+  // The background child exits once its parent has exec'd sleep, which never reaps it. (A child
+  // that ended while the parent was still the shell could be reaped by the shell: under load a
+  // background `true` sometimes was, and never became a zombie.)
+  const parent = await start(t, 'sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 30'], 'pipe')
   const line = await new Promise<string>(resolve => parent.stdout?.once('data', (chunk: Buffer) => { resolve(chunk.toString()) }))
   const pid = Number(line.trim())
   t.true(Number.isSafeInteger(pid) && pid > 0, line)
