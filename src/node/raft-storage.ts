@@ -1,10 +1,11 @@
-import { open as openFile, readdir, readFile, rename, rm, mkdir } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { assert } from '../lib/assert.js'
 import { GalaxyError } from '../lib/errors.js'
 import { MemoryStorage, type DurableWrite, type RaftStorage } from '../raft/storage.js'
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js'
+import { replaceFileDurably } from '../runtime/host/durable-file.js'
 import { raftCodec } from './raft-codec.js'
 
 /** Stored Raft state could not be read or written. */
@@ -181,26 +182,11 @@ export class LevelRaftStorage implements RaftStorage {
     })
   }
 
-  /** Writes a snapshot's data to its file, durably (a temporary file, fsync, rename, fsync of the directory). */
+  /** Writes a snapshot's data to its file, durably. */
   private async writeSnapshotFile (index: number, data: Uint8Array): Promise<void> {
     try {
       await mkdir(this.snapshots, { recursive: true })
-      const path = join(this.snapshots, snapshotFileName(index))
-      const temporary = `${path}.tmp`
-      const file = await openFile(temporary, 'w', 0o600)
-      try {
-        await file.writeFile(data)
-        await file.sync()
-      } finally {
-        await file.close()
-      }
-      await rename(temporary, path)
-      const directory = await openFile(this.snapshots, 'r')
-      try {
-        await directory.sync()
-      } finally {
-        await directory.close()
-      }
+      await replaceFileDurably(join(this.snapshots, snapshotFileName(index)), data)
     } catch (error) {
       throw new RaftStorageError('cannot write a snapshot file', { cause: error })
     }

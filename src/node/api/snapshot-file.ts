@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { link, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { GalaxyError } from '../../lib/errors.js'
+import { syncDirectory, writeSyncedFile } from '../../runtime/host/durable-file.js'
 
 /** A snapshot file the CLI reads or writes; here because the CLI may not touch files itself (STYLE.md layout). */
 export class SnapshotFileError extends GalaxyError {
@@ -45,20 +46,14 @@ export async function writeSnapshotFile (path: string, bytes: Uint8Array, option
   const temp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
   let placed = false
   try {
-    const file = await open(temp, 'wx', 0o600)
-    try {
-      await file.writeFile(bytes)
-      await file.sync()
-    } finally {
-      await file.close()
-    }
+    await writeSyncedFile(temp, bytes, { exclusive: true })
     if (options.overwrite) {
       await rename(temp, path)
       placed = true
     } else {
       await link(temp, path)
     }
-    await syncDir(dir)
+    await syncDirectory(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST' && !options.overwrite) throw new FileExistsError(path)
     throw fileError('write', path, error)
@@ -87,15 +82,6 @@ async function exists (path: string): Promise<boolean> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw fileError('check', path, error)
-  }
-}
-
-async function syncDir (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
   }
 }
 

@@ -1,4 +1,5 @@
-import { open, readFile, rename } from 'node:fs/promises'
+import { readFile, rename } from 'node:fs/promises'
+import { writeSyncedFile } from '../../runtime/host/durable-file.js'
 import type { PodStateStore, SavedPod } from '../../roles/appworker/appworker-controller.js'
 
 /**
@@ -18,13 +19,7 @@ export class PodStateFile implements PodStateStore {
 
   async save (state: SavedPod): Promise<void> {
     const temporary = `${this.path}.new`
-    const file = await open(temporary, 'w', 0o600)
-    try {
-      await file.writeFile(JSON.stringify(state))
-      await file.sync()
-    } finally {
-      await file.close()
-    }
+    await writeSyncedFile(temporary, JSON.stringify(state))
     await rename(temporary, this.path)
   }
 }
