@@ -2,6 +2,7 @@
 // executable, on 127.0.0.1 in a temp dir), what they leave on the machine, and their clean-up.
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { rmdir } from 'node:fs/promises'
+import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { NodeId } from '../src/lib/ids.js'
 import { silentLogger } from '../src/lib/logger.js'
@@ -177,4 +178,17 @@ export function cleanUpOnce (cluster: () => ProcessCluster | undefined, nodeIds:
     })
   }
   return cleanUp
+}
+
+/** The machine, as the cluster benches print it. */
+export function describeMachine (): string {
+  return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`
+}
+
+/** Logs each node's last warnings and errors, after a run failed. */
+export function logNodeProblems (cluster: ProcessCluster | undefined, log: (line: string) => void): void {
+  for (const node of cluster?.nodes.values() ?? []) {
+    const problems = node.stderr.split('\n').filter(l => /"level":(40|50|60)|"level":"(warn|error)"/.test(l)).slice(-10)
+    if (problems.length > 0) log(`${node.name} warnings/errors (last 10):\n${problems.join('\n')}`)
+  }
 }

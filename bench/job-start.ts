@@ -24,13 +24,13 @@
 // agent reports it. Each run submits a new job (`start-<run>`) and removes it.
 // Prints a human summary and, last, one line of JSON. Needs root and writable cgroup controllers.
 import { existsSync, readFileSync } from 'node:fs'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { NodeId } from '../src/lib/ids.js'
 import { cgroupParentOf } from '../src/node/agent/node-agent.js'
 import type { JobStatusBody } from '../src/node/api/job-wire.js'
-import { cleanUpOnce, clusterProcesses, foreignGalaxyProcesses, startThreeNodes, waitAllContainersGone } from './bench-cluster.js'
+import { cleanUpOnce, describeMachine, logNodeProblems, clusterProcesses, foreignGalaxyProcesses, startThreeNodes, waitAllContainersGone } from './bench-cluster.js'
 import { ProcessCluster, sleep } from '../test/helpers/galaxy-process.js'
 import { detectIsolation } from '../src/runtime/container/isolation.js'
 import { cpuTimeMs as processCpuMs } from './proc-cpu.js'
@@ -363,7 +363,7 @@ const cleanUp = cleanUpOnce(() => cluster, nodeIds, limits, log)
 // ---------------------------------------------------------------------------------------------
 // Main
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`
+const machine = describeMachine()
 const results: RunResult[] = []
 let failure: Error | undefined
 let leftovers = { processes: 0, cgroups: 0, tempDir: false }
@@ -378,10 +378,7 @@ try {
 } catch (error) {
   failure = error as Error
   log(`failed: ${failure.stack ?? failure.message}`)
-  for (const node of cluster?.nodes.values() ?? []) {
-    const problems = node.stderr.split('\n').filter(l => /"level":(40|50|60)|"level":"(warn|error)"/.test(l)).slice(-10)
-    if (problems.length > 0) log(`${node.name} warnings/errors (last 10):\n${problems.join('\n')}`)
-  }
+  logNodeProblems(cluster, log)
 } finally {
   leftovers = await cleanUp()
 }
