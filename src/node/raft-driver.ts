@@ -4,6 +4,7 @@ import type { Rng } from '../lib/rng.js'
 import type { Acceptance } from '../raft/raft.js'
 import { RawNode, type RaftStatus } from '../raft/raw-node.js'
 import type { ConfChange, ConfState, Entry, Message, ReadState, Snapshot, SoftState } from '../raft/types.js'
+import { CommitNotices } from './commit-notices.js'
 import type { LevelRaftStorage } from './raft-storage.js'
 
 /** What the driver hands to the application, in log order. */
@@ -40,10 +41,12 @@ export interface RaftDriverInit {
  * early messages, one synced level batch, then the other messages, then applying — one Ready at a
  * time. Requests arriving while a
  * Ready is being persisted pile up in the core and go out together in the next one, which is how
- * proposals are batched.
+ * proposals are batched. Commit notices to followers wait briefly for the next append
+ * (`CommitNotices`).
  */
 export class RaftDriver {
   private readonly node: RawNode
+  private readonly notices: CommitNotices
   private timer: NodeJS.Timeout | undefined
   private scheduled = false
   private running: Promise<void> | undefined
@@ -52,6 +55,7 @@ export class RaftDriver {
 
   constructor (private readonly init: RaftDriverInit) {
     this.node = new RawNode({ id: init.id, electionTicks: init.electionTicks, heartbeatTicks: 1, applied: init.applied, rng: init.rng, logger: init.logger }, init.storage)
+    this.notices = new CommitNotices(init.send)
   }
 
   start (): void {
@@ -67,11 +71,14 @@ export class RaftDriver {
     this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
     await this.running
+    this.notices.stop()
   }
 
   step (message: Message): void {
     if (this.stopped) return
     this.node.step(message)
+    // A follower that forwarded a proposal or a read waits for the commit index to pass it.
+    if (message.type === 'propose' || message.type === 'readIndex') this.notices.expect(message.from, this.node.lastIndex())
     this.schedule()
   }
 
@@ -126,11 +133,11 @@ export class RaftDriver {
     try {
       while (this.node.hasReady() && !this.stopped) {
         const ready = this.node.ready()
-        this.init.send(ready.earlyMessages)
+        this.notices.deliver(ready.earlyMessages)
         if (ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined) {
           await this.init.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot })
         }
-        this.init.send(ready.messages)
+        this.notices.deliver(ready.messages)
         const app = this.init.application
         if (ready.softState !== undefined) app.softState(ready.softState)
         if (ready.snapshot !== undefined) app.applySnapshot(ready.snapshot)

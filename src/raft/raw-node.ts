@@ -120,6 +120,11 @@ export class RawNode {
     return { term: this.raft.term, role: this.raft.role, leader: this.raft.lead, commit: this.raft.log.committed }
   }
 
+  /** The index of the last entry in the log. */
+  lastIndex (): number {
+    return this.raft.log.lastIndex()
+  }
+
   status (): RaftStatus {
     const r = this.raft
     const progress: Record<string, { match: number, next: number, state: string }> = {}

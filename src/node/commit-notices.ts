@@ -1,0 +1,86 @@
+import type { NodeId } from '../lib/ids.js'
+import type { Message } from '../raft/types.js'
+
+/** Named bounds of holding commit notices. */
+export const commitNoticeLimits = {
+  /** The longest an append without entries waits for a newer append to the same follower to replace it. */
+  holdMs: 5
+}
+
+/** Timers, injectable so that tests can run the hold on a manual clock. */
+export interface NoticeTimers {
+  readonly set: (callback: () => void, ms: number) => unknown
+  readonly clear: (handle: unknown) => void
+}
+
+const realTimers: NoticeTimers = {
+  set: (callback, ms) => setTimeout(callback, ms),
+  clear: handle => { clearTimeout(handle as NodeJS.Timeout) }
+}
+
+/**
+ * Holds a leader's appends that carry no entries — mostly the commit notices Raft sends each
+ * follower when the commit index moves — for up to `holdMs`, and drops a held one when a newer
+ * append to the same follower goes out first (it carries a commit index at least as new). Under a
+ * stream of writes the next write's append replaces nearly every notice, which spares each write
+ * two messages out, two answers back and their encryption on every side; an idle leader sends its
+ * last notice `holdMs` late. Holding, dropping and reordering are all things the network may do to
+ * Raft messages, so safety does not depend on them.
+ *
+ * A follower waiting on the commit index — one that forwarded a proposal or a read — gets its
+ * notices at once until one covers the leader's last index at the time it asked, so that writes
+ * and reads served by followers are not slowed.
+ */
+export class CommitNotices {
+  private readonly held = new Map<NodeId, Message>()
+  private readonly waiting = new Map<NodeId, number>()
+  private timer: unknown
+
+  constructor (
+    private readonly send: (messages: readonly Message[]) => void,
+    private readonly holdMs = commitNoticeLimits.holdMs,
+    private readonly timers: NoticeTimers = realTimers
+  ) {}
+
+  /** `follower` waits until the commit index reaches `index` (its forwarded proposal or read). */
+  expect (follower: NodeId, index: number): void {
+    this.waiting.set(follower, Math.max(index, this.waiting.get(follower) ?? 0))
+  }
+
+  /** Sends `messages` in order, except the appends without entries that may wait. */
+  deliver (messages: readonly Message[]): void {
+    const now: Message[] = []
+    for (const message of messages) {
+      if (message.type === 'append') {
+        this.held.delete(message.to)
+        const awaited = this.waiting.get(message.to)
+        if (awaited !== undefined && message.commit >= awaited) this.waiting.delete(message.to)
+        if (message.entries.length === 0 && awaited === undefined) {
+          this.held.set(message.to, message)
+          continue
+        }
+      }
+      now.push(message)
+    }
+    if (now.length > 0) this.send(now)
+    if (this.held.size > 0 && this.timer === undefined) this.timer = this.timers.set(() => { this.flush() }, this.holdMs)
+  }
+
+  /** Sends every held notice now. */
+  flush (): void {
+    if (this.timer !== undefined) this.timers.clear(this.timer)
+    this.timer = undefined
+    if (this.held.size === 0) return
+    const notices = [...this.held.values()]
+    this.held.clear()
+    this.send(notices)
+  }
+
+  /** Forgets what is held (the node is stopping). */
+  stop (): void {
+    if (this.timer !== undefined) this.timers.clear(this.timer)
+    this.timer = undefined
+    this.held.clear()
+    this.waiting.clear()
+  }
+}
