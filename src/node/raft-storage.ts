@@ -71,7 +71,8 @@ async function removeSnapshotFiles (directory: string, keep: number): Promise<vo
  * nothing a batch reported, and never leaves half of one. Two exceptions, both safe to lose: a
  * Ready that only moves the commit index (etcd's `MustSync` is false for it) costs no write at all
  * — the hard state rides along with the next batch, or the close, and Raft learns the commit index
- * again from the leader — and deleting compacted entries is not synced. The stored commit never
+ * again from the leader — and compaction: moving the log's start is not synced, and the entries
+ * before it, which are never read again, are deleted afterwards. The stored commit never
  * falls behind the stored snapshot, since every batch, a snapshot's record too, carries the latest
  * hard state, and LevelDB's log keeps batches in order.
  */
@@ -192,25 +193,39 @@ export class LevelRaftStorage implements RaftStorage {
     }
   }
 
-  /** Drops the stored log up to `index`, which the latest snapshot must cover (durably). */
+  /**
+   * Drops the stored log up to `index`, which the latest snapshot must cover (durably). The log's
+   * new start is one small batch among the log's writes; from then on nothing below it is read,
+   * so the entries below it are deleted afterwards, in the background and in LevelDB's own small
+   * batches, instead of in one batch of a hundred thousand deletes that the log's next writes
+   * would wait behind.
+   */
   async compact (index: number): Promise<void> {
-    await this.serialize(async () => { await this.compactNow(index) })
+    if (!await this.serialize(async () => await this.moveOffset(index))) return
+    const cleared = this.clearing.then(async () => { await this.db.clear({ gte: entryKey(0), lte: entryKey(index) }) })
+    this.clearing = cleared.catch(() => {})
+    try {
+      await cleared
+    } catch (error) {
+      throw new RaftStorageError('cannot delete compacted raft entries', { cause: error })
+    }
   }
 
-  private async compactNow (index: number): Promise<void> {
+  /** Records `index` as the log's new start; false when the log already starts after it. */
+  private async moveOffset (index: number): Promise<boolean> {
     const { index: offsetIndex } = this.memory.offset()
-    if (index <= offsetIndex) return
+    if (index <= offsetIndex) return false
     assert(index <= this.memory.snapshot().metadata.index, 'compacting past the snapshot would lose entries', { index })
-    const operations: Operation[] = []
-    for (let i = offsetIndex + 1; i <= index; i++) operations.push({ type: 'del', key: entryKey(i) })
-    operations.push({ type: 'put', key: offsetKey, value: raftCodec.encodeOffset(index, this.memory.term(index)) })
-    // Not synced: entries a crash brings back are only kept a little longer. (A later synced
-    // batch makes it durable, as LevelDB's log keeps batches in order.)
-    await this.commit(operations, { sync: false })
+    // Not synced: a crash may bring back the old start, and with it entries kept a little longer.
+    // (A later synced batch makes it durable, as LevelDB's log keeps batches in order; and a
+    // delete below it can only survive a crash if it does.)
+    await this.commit([{ type: 'put', key: offsetKey, value: raftCodec.encodeOffset(index, this.memory.term(index)) }], { sync: false })
     this.memory.compact(index)
+    return true
   }
 
   async close (): Promise<void> {
+    await this.clearing
     await this.serialize(async () => {
       await this.commit([])
       await this.db.close()
@@ -228,6 +243,8 @@ export class LevelRaftStorage implements RaftStorage {
   }
 
   private tail: Promise<unknown> = Promise.resolve()
+  /** Deleting compacted entries, one range after another. */
+  private clearing: Promise<void> = Promise.resolve()
   /** The hard state in memory moved (its commit index only) since the last batch. */
   private hardStateBehind = false
 

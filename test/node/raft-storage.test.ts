@@ -141,6 +141,38 @@ test('entries, hard state, a conflicting tail and a snapshot survive a reopen', 
   await compacted.close()
 })
 
+/** The indexes of the entries a closed store's database holds. */
+async function storedIndexes (path: string): Promise<number[]> {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  const indexes: number[] = []
+  for await (const key of db.keys({ gte: Buffer.of(0x65), lt: Buffer.of(0x66) })) indexes.push(Number(Buffer.from(key).readBigUInt64BE(1)))
+  await db.close()
+  return indexes
+}
+
+test('compaction deletes the entries before the new start, and entries a crash left below it are never read and go at the next one', async t => {
+  const path = join(tempDir(t), 'raft')
+  const storage = await LevelRaftStorage.open(path)
+  await storage.save({ entries: Array.from({ length: 5000 }, (_, i) => entry(1, i + 1, `v${i + 1}`)), hardState: { term: 1, vote: null, commit: 5000 } })
+  await storage.createSnapshot(4000, scriptConf, snapshotData(4000))
+  await storage.compact(3000)
+  t.is(storage.firstIndex(), 3001)
+  await storage.close()
+  t.deepEqual(await storedIndexes(path), Array.from({ length: 2000 }, (_, i) => 3001 + i))
+
+  // As a crash between moving the start and deleting would leave them: entries below the start.
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  const stale = (index: number): Uint8Array => { const key = Buffer.alloc(9); key[0] = 0x65; key.writeBigUInt64BE(BigInt(index), 1); return key }
+  await db.batch([10, 2999].map(index => ({ type: 'put' as const, key: stale(index), value: raftCodec.encodeEntry(entry(1, index, 'stale')) })))
+  await db.close()
+  const reopened = await LevelRaftStorage.open(path)
+  t.is(reopened.firstIndex(), 3001)
+  t.is(reopened.lastIndex(), 5000)
+  await reopened.compact(3500)
+  await reopened.close()
+  t.deepEqual(await storedIndexes(path), Array.from({ length: 1500 }, (_, i) => 3501 + i))
+})
+
 test('installing a leader snapshot replaces the stored log', async t => {
   const path = join(tempDir(t), 'raft')
   const storage = await LevelRaftStorage.open(path)
