@@ -29,8 +29,8 @@ export const replicaLimits = {
    * (28 MiB at 60,000 keys, every member at once) doubled the p99 of 64 clients.
    */
   snapshotEveryEntries: 100_000,
-  /** Keys, events, leases, locks and sessions encoded at once when snapshotting (about 1 MiB and 6 ms at 256-byte values). */
-  snapshotPartItems: 4_000,
+  /** Keys, events, leases, locks and sessions encoded at once when snapshotting (about 0.3 MiB and 2–5 ms at 256-byte values). */
+  snapshotPartItems: 1_000,
   /** Entries kept behind a snapshot so that slightly slow followers get entries, not a snapshot. */
   keepEntriesBehindSnapshot: 2_000,
   /** A lease expiry proposed but not applied is proposed again after this long. */
