@@ -24,13 +24,13 @@ const outDir = resolve(root, flags.out)
 const seaBaseDir = join(root, 'scripts', 'sea-base')
 const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 /**
- * The Node options the executable always runs with (its SEA `execArgv`). V8 grows the young
- * generation's semi-spaces up to 16 MiB each and keeps them: 13 MiB of an idle node's 44 MiB of
- * anonymous memory. 1 MiB ones cost a Raft leader under sequential puts more garbage collection
- * (8 % of its busy time instead of 3 %, about 80 µs of CPU per put; 2 MiB: 7 %, 4 MiB: 6 %).
- * V8 refuses a code cache made under other flags, so both caches are made under these.
+ * The Node options the executable always runs with (its SEA `execArgv`); none today. (Capping the
+ * young generation with --max-semi-space-size=1 saved an idle node about 13 MiB but cost a loaded
+ * leader a fifth of its throughput in garbage collection; a running node gives that memory back
+ * when it goes idle instead, src/node/idle-memory.ts.) V8 refuses a code cache made under other
+ * flags, so both caches are made under these.
  */
-const seaExecArgv = ['--max-semi-space-size=1']
+const seaExecArgv = []
 
 const started = Date.now()
 mkdirSync(outDir, { recursive: true })

