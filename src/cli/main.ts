@@ -4,6 +4,14 @@
 // bundle (esbuild, CommonJS) turns into modules evaluated on first import, so neither evaluates the
 // other's modules: an AppWorker never runs clipanion, the commands, libp2p, raft or the store.
 const argv = process.argv.slice(2)
+if (argv[0] !== 'appworker') {
+  // A reader that went away (`galaxy job list | head -1`) ends the command quietly, as it ends
+  // other Unix tools, instead of with a stack trace.
+  process.stdout.on('error', error => {
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0)
+    throw error
+  })
+}
 const exitCode = argv[0] === 'appworker'
   ? import('./appworker-command.js').then(async ({ runAppWorkerCommand }) => await runAppWorkerCommand(argv.slice(1), process.env, process.stderr))
   : import('./cli.js').then(async ({ runCli }) => await runCli(argv))
