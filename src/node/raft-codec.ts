@@ -67,7 +67,7 @@ function encodeMessage (message: Message): Uint8Array {
   const wire: galaxy.RaftMessage.$Properties = { type: message.type, from: message.from, to: message.to, term: message.term }
   switch (message.type) {
     case 'append':
-      Object.assign(wire, { index: message.index, logTerm: message.logTerm, commit: message.commit, entries: message.entries.map(toWireEntry) })
+      Object.assign(wire, { index: message.index, logTerm: message.logTerm, commit: message.commit, entries: message.entries.map(toWireEntry), quiet: message.quiet === true })
       break
     case 'appendResponse':
       Object.assign(wire, { index: message.index, reject: message.reject, rejectHint: message.rejectHint, logTerm: message.logTerm })
@@ -121,7 +121,7 @@ function decodeMessage (bytes: Uint8Array): Message {
   const type = wire.type as MessageType
   switch (type) {
     case 'append':
-      return { ...base, type, index: safeNumber(wire.index), logTerm: safeNumber(wire.logTerm), commit: safeNumber(wire.commit), entries: wire.entries.map(fromWireEntry) }
+      return { ...base, type, index: safeNumber(wire.index), logTerm: safeNumber(wire.logTerm), commit: safeNumber(wire.commit), entries: wire.entries.map(fromWireEntry), ...(wire.quiet ? { quiet: true } : {}) }
     case 'appendResponse':
       return { ...base, type, index: safeNumber(wire.index), reject: wire.reject, rejectHint: safeNumber(wire.rejectHint), logTerm: safeNumber(wire.logTerm) }
     case 'heartbeat':

@@ -35,7 +35,7 @@ export function handleAppend (r: Raft, m: Extract<Message, { type: 'append' }>):
   }
   const lastNewIndex = r.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries)
   if (lastNewIndex !== undefined) {
-    r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: lastNewIndex, reject: false, rejectHint: 0, logTerm: 0 })
+    if (m.quiet !== true || m.entries.length > 0) r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: lastNewIndex, reject: false, rejectHint: 0, logTerm: 0 })
     return
   }
   // Our entry at m.index disagrees or is missing. Point the leader at the last index whose term is

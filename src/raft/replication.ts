@@ -33,7 +33,10 @@ export function sendAppend (r: Raft, to: NodeId, sendIfEmpty = true): boolean {
   const entries = progress.next <= lastIndex ? r.log.slice(progress.next, lastIndex + 1, r.config.maxSizePerMsgBytes) : []
   if (prevTerm === undefined || entries === undefined) return startSnapshot(r, to, progress)
   if (entries.length === 0 && !sendIfEmpty) return false
-  r.send({ type: 'append', from: r.id, to, term: r.term, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed })
+  const append: Message = { type: 'append', from: r.id, to, term: r.term, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed }
+  // A follower known to hold everything sent so far only learns the commit index from an empty
+  // append: its answer would only repeat its match. (Probes and everything else are answered.)
+  r.send(entries.length === 0 && progress.state === 'replicate' && progress.match === prevIndex ? { ...append, quiet: true } : append)
   const last = entries[entries.length - 1]
   if (last !== undefined) {
     if (progress.state === 'replicate') {

@@ -75,7 +75,11 @@ interface MessageBase {
  * entry.
  */
 export type Message =
-  | MessageBase & { readonly type: 'append', readonly index: number, readonly logTerm: number, readonly entries: readonly Entry[], readonly commit: number }
+  /**
+   * `quiet`: a commit notice (no entries) to a follower the leader knows holds every entry up to
+   * `index`; accepted, it needs no answer, which would tell the leader nothing new.
+   */
+  | MessageBase & { readonly type: 'append', readonly index: number, readonly logTerm: number, readonly entries: readonly Entry[], readonly commit: number, readonly quiet?: boolean }
   | MessageBase & { readonly type: 'appendResponse', readonly index: number, readonly reject: boolean, readonly rejectHint: number, readonly logTerm: number }
   | MessageBase & { readonly type: 'heartbeat', readonly commit: number, readonly context: number }
   | MessageBase & { readonly type: 'heartbeatResponse', readonly context: number }
