@@ -72,7 +72,16 @@ for (const [flag, value] of Object.entries({ seconds, failovers, idleSeconds, cl
 const valueBytes = 256
 const value = Buffer.from('x'.repeat(valueBytes))
 const valueBase64 = value.toString('base64')
-const warmupPuts = 200
+/**
+ * Each load row's uncounted warm-up: at least `warmupMs` and `warmupPuts` puts, at most
+ * `warmupMaxMs`. A row measures a running server, not one just started: V8 compiles galaxy's hot
+ * paths over its first few thousand requests (a fresh galaxy cluster's first 3,000 sequential puts
+ * run at about 0.65 times the rate of its third 3,000); etcd, compiled ahead of time, loses nothing
+ * by the wait.
+ */
+const warmupPuts = 5000
+const warmupMs = 3000
+const warmupMaxMs = 15_000
 const probeEveryMs = 10
 const probeTimeoutMs = 1500
 const loadTimeoutMs = 10_000
@@ -505,17 +514,18 @@ const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(so
 
 /**
  * `workers` closed-loop clients, worker w sending to targets[w % targets.length] through an agent
- * holding at most `connectionsPerTarget` keep-alive connections to each target. The first second
- * (or the first `warmupPuts` sequential puts) is a warm-up and is not counted.
+ * holding at most `connectionsPerTarget` keep-alive connections to each target, after a warm-up
+ * (`warmupMs`, `warmupPuts`) that is not counted.
  */
 async function load (system: System, idle: System[], targets: Member[], workers: number, connectionsPerTarget: number, keySpace: number, keyPrefix: string, windowSeconds = seconds): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: connectionsPerTarget })
   try {
     // Warm-up: open the connections and let both sides reach steady state.
-    const warmEnd = now() + 1000
+    const warmEnd = now() + warmupMs
+    const warmLimit = now() + warmupMaxMs
     let warmed = 0
     await Promise.all(Array.from({ length: workers }, async (_, w) => {
-      while (now() < warmEnd || warmed < warmupPuts) {
+      while ((now() < warmEnd || warmed < warmupPuts) && now() < warmLimit) {
         warmed++
         await system.put(targets[w % targets.length] as Member, `w${w}-${warmed % 100}`, agent, loadTimeoutMs).catch(() => {})
       }
@@ -903,7 +913,7 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
   const os = readFileSync('/etc/os-release', 'utf8').match(/PRETTY_NAME="([^"]+)"/)?.[1] ?? 'linux'
   return [
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${os}; load average at the start ${loadavg().map(l => l.toFixed(2)).join(' ')}`,
-    `Client: node ${process.version}, one process, node:http with keep-alive agents, ${valueBytes}-byte values; ${seconds} s per load row after 1 s of warm-up; ${clients} closed-loop clients in the concurrent rows; keys cycle over 1,000 (sequential) and 100,000 (concurrent) keys`,
+    `Client: node ${process.version}, one process, node:http with keep-alive agents, ${valueBytes}-byte values; ${seconds} s per load row after a warm-up of ${warmupMs / 1000} s and ${warmupPuts.toLocaleString('en-US')} puts (at most ${warmupMaxMs / 1000} s); ${clients} closed-loop clients in the concurrent rows; keys cycle over 1,000 (sequential) and 100,000 (concurrent) keys`,
     `galaxy: ${galaxy?.version ?? 'not run'}; repository HEAD ${head}${dirty > 0 ? ` with ${dirty} modified tracked files` : ''}`,
     `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
     `Failover: ${failovers} kills per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; the killed member restarts on its data dir and catches up in between`,
