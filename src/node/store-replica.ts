@@ -67,6 +67,7 @@ export class StoreReplica implements RaftApplication {
   private readonly proposals = new Map<string, PendingProposal>()
   private readonly reads = new Map<string, (index: number) => void>()
   private readonly applyListeners = new Set<(value: undefined) => void>()
+  private readonly changeListeners = new Map<(value: undefined) => void, { readonly prefix: string, readonly fromRevision: number }>()
   private failure: Error | undefined
   private readonly freeSlots: Slot[] = []
   private slotCount = 0
@@ -150,7 +151,7 @@ export class StoreReplica implements RaftApplication {
       pending?.resolve(result)
     }
     this.confState = conf
-    this.notifyApplied()
+    this.notifyApplied(true)
     this.maybeSnapshot()
   }
 
@@ -273,6 +274,30 @@ export class StoreReplica implements RaftApplication {
     }
   }
 
+  /**
+   * Like `nextApply`, but an apply only ends the wait when it brings an event under `prefix` at or
+   * after `fromRevision` (at once if there is one already); a snapshot, a leader change or a stop
+   * always does. A watch waits with this, so that writes elsewhere in the key space do not wake it.
+   */
+  async nextChange (prefix: string, fromRevision: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true || this.hasChange(prefix, fromRevision)) return
+    const { promise, resolve } = deferred<undefined>()
+    const onAbort = (): void => { resolve(undefined) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.changeListeners.set(resolve, { prefix, fromRevision })
+    try {
+      await within(promise, timeoutMs)
+    } finally {
+      this.changeListeners.delete(resolve)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private hasChange (prefix: string, fromRevision: number): boolean {
+    const batch = this.machine.watch(prefix, fromRevision, 1)
+    return batch.compacted || batch.events.length > 0
+  }
+
   /** The driver stopped on an error: every request fails from now on (the node is exiting). */
   fail (error: Error): void {
     this.failure = error
@@ -349,9 +374,15 @@ export class StoreReplica implements RaftApplication {
     })()
   }
 
-  private notifyApplied (): void {
+  /** Wakes every `nextApply`, and every `nextChange` (with `onlyChanged`: those whose prefix changed). */
+  private notifyApplied (onlyChanged = false): void {
     for (const listener of this.applyListeners) listener(undefined)
     this.applyListeners.clear()
+    for (const [listener, { prefix, fromRevision }] of this.changeListeners) {
+      if (onlyChanged && !this.hasChange(prefix, fromRevision)) continue
+      this.changeListeners.delete(listener)
+      listener(undefined)
+    }
   }
 
   private takeSlot (): Slot {

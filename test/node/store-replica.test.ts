@@ -67,3 +67,36 @@ test('a snapshot is encoded in parts while applying goes on, and holds the state
     t.is(new TextDecoder().decode(snapshot.get(`k${key}`)?.value), `${last}`, `k${key}`)
   }
 })
+
+test('a watch\'s wait ends only for an event under its prefix: writes elsewhere do not wake it', async t => {
+  const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
+  t.teardown(async () => { await storage.close() })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
+  const conf = { voters: ['n1' as NodeId], learners: [] }
+  const put = (index: number, key: string): Entry => ({
+    term: 1,
+    index,
+    type: 'normal',
+    data: storeCodec.encodeCommand({ client: 'c', sequence: index, command: { type: 'txn', compares: [], success: [{ type: 'put', key, value: new Uint8Array([index]) }], failure: [] } })
+  })
+  replica.applyEntries([put(1, 'jobs/a')], conf)
+  // An event already there ends the wait at once.
+  let started = performance.now()
+  await replica.nextChange('jobs/', 1, 10_000)
+  t.true(performance.now() - started < 1000)
+
+  let woken = false
+  const waiting = replica.nextChange('jobs/', 2, 10_000).then(() => { woken = true })
+  for (let index = 2; index <= 6; index++) replica.applyEntries([put(index, `other/${index}`)], conf)
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.false(woken, 'five writes to other keys did not end the wait')
+  started = performance.now()
+  replica.applyEntries([put(7, 'jobs/b')], conf)
+  await waiting
+  t.true(woken)
+  t.true(performance.now() - started < 1000)
+  // Without a change it ends at its timeout.
+  started = performance.now()
+  await replica.nextChange('jobs/', 8, 100)
+  t.true(performance.now() - started >= 90)
+})

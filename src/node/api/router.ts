@@ -283,7 +283,7 @@ async function * watchLines (replica: StoreReplica, prefix: string, fromRevision
       yield line({ type: 'progress', revision: replica.state.revision })
       lastProgress = performance.now()
     }
-    await replica.nextApply(apiLimits.watchProgressMs, signal)
+    await replica.nextChange(prefix, next, Math.max(1, apiLimits.watchProgressMs - (performance.now() - lastProgress)), signal)
   }
 }
 
