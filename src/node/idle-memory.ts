@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 
 /** Named bounds of giving memory back while idle. */
@@ -19,6 +19,8 @@ export interface IdleMemoryProbe {
   readonly nowMs: () => number
   /** Gives memory back: a garbage collection that also shrinks the young generation. */
   readonly reduce: () => void
+  /** Bytes the young generation spans now. */
+  readonly youngBytes: () => number
 }
 
 /**
@@ -27,7 +29,7 @@ export interface IdleMemoryProbe {
  * fifth of its throughput in garbage collection — but it never shrinks it for an idle process
  * that Node gives no idle notifications to. After two quiet checks in a row this runs one
  * memory-reducing collection (tens of milliseconds on an idle heap), then not again until the
- * process has been busy.
+ * process has been busy or its young generation has grown again.
  */
 export class IdleMemoryReducer {
   private timer: NodeJS.Timeout | undefined
@@ -35,6 +37,7 @@ export class IdleMemoryReducer {
   private lastNowMs: number
   private idleChecks = 0
   private reduced = false
+  private youngAfterReduce = 0
 
   constructor (private readonly probe: IdleMemoryProbe = processProbe()) {
     this.lastCpuMs = probe.cpuMs()
@@ -63,9 +66,12 @@ export class IdleMemoryReducer {
       this.reduced = false
       return false
     }
+    // Work too light to count as busy (a node joining, a few writes) may still grow the heap again.
+    if (this.reduced && this.probe.youngBytes() > this.youngAfterReduce) this.reduced = false
     if (++this.idleChecks < idleMemoryLimits.idleChecks || this.reduced) return false
     this.probe.reduce()
     this.reduced = true
+    this.youngAfterReduce = this.probe.youngBytes()
     // The collection's own CPU is not the process being busy.
     this.lastCpuMs = this.probe.cpuMs()
     return true
@@ -78,6 +84,7 @@ export function processProbe (): IdleMemoryProbe {
   return {
     cpuMs: () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000 },
     nowMs: () => performance.now(),
+    youngBytes: () => getHeapSpaceStatistics().find(space => space.space_name === 'new_space')?.space_size ?? 0,
     reduce: () => {
       if (collect === undefined) {
         // gc() is only given to contexts made after the flag is set; the main context stays as it was.

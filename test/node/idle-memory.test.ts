@@ -2,12 +2,13 @@ import test from 'ava'
 import { IdleMemoryReducer, idleMemoryLimits, processProbe } from '../../src/node/idle-memory.js'
 
 /** A probe whose CPU and clock the test moves, counting reductions. */
-function fakeProbe (): { cpu: number, now: number, reductions: number, probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
+function fakeProbe (): { cpu: number, now: number, young: number, reductions: number, probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
   const state = {
     cpu: 0,
     now: 0,
+    young: 16,
     reductions: 0,
-    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, reduce: () => { state.reductions++; state.cpu += 50 } }
+    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, youngBytes: () => state.young, reduce: () => { state.reductions++; state.cpu += 50; state.young = 1 } }
   }
   return state
 }
@@ -60,4 +61,20 @@ test('a busy check in the middle of a quiet spell starts the count again', t => 
 
 test('the real reduction runs on this Node (the executable\'s Node shrinks the young generation with it: test/smoke)', t => {
   t.notThrows(() => { processProbe().reduce() })
+})
+
+test('light work that grows the young generation again earns another reduction without a busy check', t => {
+  const state = fakeProbe()
+  const reducer = new IdleMemoryReducer(state.probe)
+  for (let i = 0; i < idleMemoryLimits.idleChecks; i++) {
+    tick(state, 0)
+    reducer.check()
+  }
+  t.is(state.reductions, 1)
+  tick(state, 0)
+  t.false(reducer.check(), 'nothing grew')
+  state.young = 4
+  tick(state, idleMemoryLimits.idleCpuShare / 2)
+  t.true(reducer.check())
+  t.is(state.reductions, 2)
 })
