@@ -10,6 +10,7 @@ import type { LeaseId, SessionCommand, StoreCommand, StoreResult } from '../stor
 import { DecodeError } from './decode-error.js'
 import type { RaftApplication, RaftDriver } from './raft-driver.js'
 import type { LevelRaftStorage } from './raft-storage.js'
+import { snapshotDue, snapshotPhase } from './snapshot-schedule.js'
 import { storeCodec } from './store-codec.js'
 
 /** The cluster could not answer in time: no leader, a lost quorum, or a timeout. The outcome of a write that timed out is unknown. */
@@ -26,7 +27,8 @@ export const replicaLimits = {
   /**
    * A snapshot is taken every this many applied entries, and the log before it compacted: etcd's
    * default (`--snapshot-count`). Each snapshot encodes the whole state; at 10,000 the encoding
-   * (28 MiB at 60,000 keys, every member at once) doubled the p99 of 64 clients.
+   * (28 MiB at 60,000 keys, every member at once) doubled the p99 of 64 clients. Members take
+   * theirs at different indexes (snapshot-schedule.ts).
    */
   snapshotEveryEntries: 100_000,
   /** Keys, events, leases, locks and sessions encoded at once when snapshotting (about 0.3 MiB and 2–5 ms at 256-byte values). */
@@ -345,7 +347,8 @@ export class StoreReplica implements RaftApplication {
   }
 
   private maybeSnapshot (): void {
-    if (this.snapshotting || this.appliedIndex - this.snapshotIndex < (this.init.snapshotEveryEntries ?? replicaLimits.snapshotEveryEntries)) return
+    const every = this.init.snapshotEveryEntries ?? replicaLimits.snapshotEveryEntries
+    if (this.snapshotting || !snapshotDue(this.appliedIndex, this.snapshotIndex, every, snapshotPhase(this.init.id, this.confState, every))) return
     this.snapshotting = true
     const index = this.appliedIndex
     // A copy of the state at `index`, encoded a part at a time between other work (the copy is of
