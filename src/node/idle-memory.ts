@@ -8,7 +8,11 @@ export const idleMemoryLimits = {
   /** Below this share of one core over a check, the process is idle. */
   idleCpuShare: 0.1,
   /** Idle checks in a row before memory is given back (once per idle spell). */
-  idleChecks: 2
+  idleChecks: 2,
+  /** Growth of the young generation since the last reduction that earns another without a busy check. */
+  regrowthBytes: 4 << 20,
+  /** The least time between two reductions earned by growth alone (each costs tens of ms of CPU). */
+  regrowthIntervalMs: 30_000
 }
 
 /** What the reducer needs from the process, injectable for tests. */
@@ -29,7 +33,8 @@ export interface IdleMemoryProbe {
  * fifth of its throughput in garbage collection — but it never shrinks it for an idle process
  * that Node gives no idle notifications to. After two quiet checks in a row this runs one
  * memory-reducing collection (tens of milliseconds on an idle heap), then not again until the
- * process has been busy or its young generation has grown again.
+ * process has been busy, or its young generation has grown by `regrowthBytes` again (at most
+ * every `regrowthIntervalMs`: an idle node's heartbeats grow it a little all the time).
  */
 export class IdleMemoryReducer {
   private timer: NodeJS.Timeout | undefined
@@ -38,6 +43,7 @@ export class IdleMemoryReducer {
   private idleChecks = 0
   private reduced = false
   private youngAfterReduce = 0
+  private reducedAtMs = 0
 
   constructor (private readonly probe: IdleMemoryProbe = processProbe()) {
     this.lastCpuMs = probe.cpuMs()
@@ -67,11 +73,13 @@ export class IdleMemoryReducer {
       return false
     }
     // Work too light to count as busy (a node joining, a few writes) may still grow the heap again.
-    if (this.reduced && this.probe.youngBytes() > this.youngAfterReduce) this.reduced = false
+    if (this.reduced && nowMs - this.reducedAtMs >= idleMemoryLimits.regrowthIntervalMs &&
+      this.probe.youngBytes() >= this.youngAfterReduce + idleMemoryLimits.regrowthBytes) this.reduced = false
     if (++this.idleChecks < idleMemoryLimits.idleChecks || this.reduced) return false
     this.probe.reduce()
     this.reduced = true
     this.youngAfterReduce = this.probe.youngBytes()
+    this.reducedAtMs = nowMs
     // The collection's own CPU is not the process being busy.
     this.lastCpuMs = this.probe.cpuMs()
     return true

@@ -73,8 +73,18 @@ test('light work that grows the young generation again earns another reduction w
   t.is(state.reductions, 1)
   tick(state, 0)
   t.false(reducer.check(), 'nothing grew')
-  state.young = 4
+  state.young = 1 + idleMemoryLimits.regrowthBytes
   tick(state, idleMemoryLimits.idleCpuShare / 2)
-  t.true(reducer.check())
+  t.false(reducer.check(), 'grown, but too soon after the last reduction')
+  while (state.now < idleMemoryLimits.idleChecks * idleMemoryLimits.checkEveryMs + idleMemoryLimits.regrowthIntervalMs) {
+    tick(state, 0)
+    reducer.check()
+  }
   t.is(state.reductions, 2)
+  state.young = 2
+  for (let i = 0; i < 2 * idleMemoryLimits.regrowthIntervalMs / idleMemoryLimits.checkEveryMs; i++) {
+    tick(state, 0)
+    reducer.check()
+  }
+  t.is(state.reductions, 2, 'a little growth never earns another')
 })
