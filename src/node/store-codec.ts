@@ -1,4 +1,5 @@
 import { assert } from '../lib/assert.js'
+import protobuf from 'protobufjs/minimal.js'
 import { galaxy } from '../proto/gen/store.js'
 import type { LockState } from '../store/lock-table.js'
 import { checkStoreData, type StoreData } from '../store/state-machine.js'
@@ -396,7 +397,7 @@ export const storeCodec = {
       parts.push(galaxy.StoreData.encode(toDataMessageUnchecked(part)).finish())
       await options.pause()
     }
-    return galaxy.StoreData.encode({ parts }).finish()
+    return encodeParts(parts)
   },
   decodeData (bytes: Uint8Array): StoreData {
     return decoding('store data', bytes, input => fromDataMessage(galaxy.StoreData.decode(input)))
@@ -413,4 +414,23 @@ export const storeCodec = {
   decodeKeyValue (bytes: Uint8Array): KeyValue {
     return decoding('key value', bytes, input => fromKeyValueMessage(galaxy.KeyValue.decode(input)))
   }
+}
+
+/** StoreData's field `repeated bytes parts = 5`. */
+const partsField = 5
+
+/**
+ * `StoreData { parts }` on the wire, built with one Buffer.concat: each part after its field tag
+ * and length. protobufjs's encoder copies tens of megabytes three times slower, all
+ * of it while the event loop waits (a leader's snapshot at 100,000 keys is ~55 MB).
+ */
+function encodeParts (parts: readonly Uint8Array[]): Uint8Array {
+  const pieces: Uint8Array[] = []
+  for (const part of parts) pieces.push(fieldHeader(partsField, part.byteLength), part)
+  return Buffer.concat(pieces)
+}
+
+/** The tag of a length-delimited field and the length, as protobuf writes them. */
+function fieldHeader (field: number, length: number): Uint8Array {
+  return protobuf.Writer.create().uint32((field << 3) | 2).uint32(length).finish()
 }
