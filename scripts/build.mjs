@@ -26,9 +26,9 @@ const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 /**
  * The Node options the executable always runs with (its SEA `execArgv`); none today. (Capping the
  * young generation with --max-semi-space-size=1 saved an idle node about 13 MiB, but garbage
- * collection then took 28 % of a loaded leader's CPU and it served about 11 % fewer puts; a
- * running node gives that memory back when it goes idle instead, src/node/idle-memory.ts.) V8 refuses a code cache made under other
- * flags, so both caches are made under these.
+ * collection then took 28 % of a loaded leader's CPU and it served about 11 % fewer puts; a running
+ * node gives that memory back when it goes idle instead, src/node/idle-memory.ts.) V8 refuses a
+ * code cache made under other flags, so both caches are made under these.
  */
 const seaExecArgv = []
 

@@ -29,11 +29,11 @@ export interface IdleMemoryProbe {
 
 /**
  * Gives memory back once the process goes idle. V8 grows its young generation (up to 16 MiB per
- * semi-space) under allocation, which a busy node needs — with 1 MiB ones garbage collection
- * took 28 % of a loaded leader's CPU, and it served about 11 % fewer puts — but it never shrinks
- * it for an idle process that Node gives no idle notifications to. After two quiet checks in a row this runs one
- * memory-reducing collection (tens of milliseconds on an idle heap), then not again until the
- * process has been busy, or its young generation has grown by `regrowthBytes` again (at most
+ * semi-space) under allocation, which a busy node needs — with 1 MiB ones garbage collection took
+ * 28 % of a loaded leader's CPU, and it served about 11 % fewer puts — but it never shrinks it for
+ * an idle process that Node gives no idle notifications to. After two quiet checks in a row this
+ * runs one memory-reducing collection (tens of milliseconds on an idle heap), then not again until
+ * the process has been busy, or its young generation has grown by `regrowthBytes` again (at most
  * every `regrowthIntervalMs`: an idle node's heartbeats grow it a little all the time).
  */
 export class IdleMemoryReducer {
