@@ -68,8 +68,8 @@ export class StoreReplica implements RaftApplication {
   private leaderNow: NodeId | null = null
   private readonly proposals = new Map<string, PendingProposal>()
   private readonly reads = new Map<string, (index: number) => void>()
-  private readonly applyListeners = new Set<(value: undefined) => void>()
-  private readonly changeListeners = new Map<(value: undefined) => void, { readonly prefix: string, readonly fromRevision: number }>()
+  /** Waiting for an apply: any (`undefined`), or one that changes a prefix (`nextChange`). */
+  private readonly applyListeners = new Map<(value: undefined) => void, ApplyInterest | undefined>()
   private failure: Error | undefined
   private readonly freeSlots: Slot[] = []
   private slotCount = 0
@@ -263,17 +263,7 @@ export class StoreReplica implements RaftApplication {
    * caller looping on it (a watch) sleeps instead of spinning until it is told to stop.
    */
   async nextApply (timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted === true) return
-    const { promise, resolve } = deferred<undefined>()
-    const onAbort = (): void => { resolve(undefined) }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    this.applyListeners.add(resolve)
-    try {
-      await within(promise, timeoutMs)
-    } finally {
-      this.applyListeners.delete(resolve)
-      signal?.removeEventListener('abort', onAbort)
-    }
+    await this.waitForApply(undefined, timeoutMs, signal)
   }
 
   /**
@@ -282,15 +272,20 @@ export class StoreReplica implements RaftApplication {
    * always does. A watch waits with this, so that writes elsewhere in the key space do not wake it.
    */
   async nextChange (prefix: string, fromRevision: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted === true || this.hasChange(prefix, fromRevision)) return
+    if (this.hasChange(prefix, fromRevision)) return
+    await this.waitForApply({ prefix, fromRevision }, timeoutMs, signal)
+  }
+
+  private async waitForApply (interest: ApplyInterest | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted === true) return
     const { promise, resolve } = deferred<undefined>()
     const onAbort = (): void => { resolve(undefined) }
     signal?.addEventListener('abort', onAbort, { once: true })
-    this.changeListeners.set(resolve, { prefix, fromRevision })
+    this.applyListeners.set(resolve, interest)
     try {
       await within(promise, timeoutMs)
     } finally {
-      this.changeListeners.delete(resolve)
+      this.applyListeners.delete(resolve)
       signal?.removeEventListener('abort', onAbort)
     }
   }
@@ -379,11 +374,9 @@ export class StoreReplica implements RaftApplication {
 
   /** Wakes every `nextApply`, and every `nextChange` (with `onlyChanged`: those whose prefix changed). */
   private notifyApplied (onlyChanged = false): void {
-    for (const listener of this.applyListeners) listener(undefined)
-    this.applyListeners.clear()
-    for (const [listener, { prefix, fromRevision }] of this.changeListeners) {
-      if (onlyChanged && !this.hasChange(prefix, fromRevision)) continue
-      this.changeListeners.delete(listener)
+    for (const [listener, interest] of this.applyListeners) {
+      if (onlyChanged && interest !== undefined && !this.hasChange(interest.prefix, interest.fromRevision)) continue
+      this.applyListeners.delete(listener)
       listener(undefined)
     }
   }
@@ -406,6 +399,12 @@ export class StoreReplica implements RaftApplication {
       ? new ClusterError('ERR_TIMEOUT', `no answer from the cluster within ${timeoutMs} ms (the outcome is unknown)`)
       : new ClusterError('ERR_NO_LEADER', `the cluster has no leader (waited ${timeoutMs} ms)`)
   }
+}
+
+/** What a `nextChange` waits for: an event under `prefix` at or after `fromRevision`. */
+interface ApplyInterest {
+  readonly prefix: string
+  readonly fromRevision: number
 }
 
 function proposalKey (client: string, sequence: number): string {
