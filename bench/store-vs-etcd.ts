@@ -11,7 +11,9 @@
 //     two survivors alternately, 1.5 s timeout each), as ../shared/reference/raft.md §4.3 and
 //     Appendix B measured etcd; the killed member restarts on its data dir and catches up between
 //     iterations;
-//   - the resident set (VmRSS) and CPU of each member of a fresh cluster while it idles.
+//   - the resident set (VmRSS, and its anonymous and file-backed parts) and CPU of each member of
+//     a fresh cluster while it idles. As root, the page cache is emptied before the members start
+//     (--keep-page-cache: not), since how much of its own executable a process maps depends on it.
 //
 // Both clusters run side by side for the whole run; each load row runs on one while the other
 // idles, and rows and kills alternate between the systems, so that other work on a shared machine
@@ -27,12 +29,12 @@
 // Usage: node --import tsx bench/store-vs-etcd.ts [--seconds 10] [--failovers 5]
 //          [--aged-writes 120000 (0: skip)] [--fill-seconds 240]
 //          [--idle-seconds 10] [--connections 9,64] [--clients 64] [--galaxy PATH]
-//          [--systems etcd,galaxy] [--max-minutes 15] [--keep-logs]
+//          [--systems etcd,galaxy] [--max-minutes 15] [--keep-logs] [--keep-page-cache]
 // Progress goes to stderr, the Markdown result to stdout. Everything it starts is killed and its
 // temp dir removed at the end, on error and on SIGINT/SIGTERM; the whole run aborts after
 // --max-minutes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
@@ -53,7 +55,8 @@ const { values } = parseArgs({
     'aged-writes': { type: 'string', default: '120000' },
     'fill-seconds': { type: 'string', default: '240' },
     'max-minutes': { type: 'string', default: '15' },
-    'keep-logs': { type: 'boolean', default: false }
+    'keep-logs': { type: 'boolean', default: false },
+    'keep-page-cache': { type: 'boolean', default: false }
   }
 })
 const seconds = Number(values.seconds)
@@ -182,9 +185,33 @@ function tail (file: string, lines = 8): string {
 // ---- /proc ----
 
 function rssKiB (pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  if (match === null) throw new Error(`no VmRSS for ${pid}`)
+  return statusKiB(pid, 'VmRSS')
+}
+
+/** A `kB` line of /proc/<pid>/status (VmRSS, RssAnon, RssFile). */
+function statusKiB (pid: number, field: string): number {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (match === null) throw new Error(`no ${field} for ${pid}`)
   return Number(match[1])
+}
+
+/**
+ * Empties the page cache (as root), so that the members start as on a host that has just booted.
+ * Part of a resident set is the executable's own pages, and how many of them a process maps
+ * depends on how the file sits in the cache: galaxy's executable, just written by the build, made
+ * an idle seed about 15 MiB larger (107–113 MiB, against 90–96 with the same binary copied, or
+ * read back from disk).
+ */
+function dropPageCache (): string {
+  if (values['keep-page-cache']) return 'page cache kept (--keep-page-cache)'
+  if (process.getuid?.() !== 0) return 'page cache kept (not root)'
+  spawnSync('sync')
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3')
+    return 'page cache dropped before the members start, as on a freshly booted host'
+  } catch (error) {
+    return `page cache kept (${(error as Error).message})`
+  }
 }
 
 /** utime + stime of a process, in seconds. */
@@ -665,6 +692,9 @@ interface Row { readonly name: string, readonly endpoints: string, readonly writ
 interface SystemResult {
   readonly system: System
   idleRss: number[]
+  /** RssAnon and RssFile of each member at the same moment (KiB). */
+  idleAnon: number[]
+  idleFile: number[]
   /** CPU seconds each member used during the idle window. */
   idleCpu: number[]
   loadedRss: number[]
@@ -731,7 +761,7 @@ function describe (measured: LoadResult): string {
 const ordered = <T>(list: T[], i: number): T[] => i % 2 === 0 ? list : [...list].reverse()
 
 async function measureAll (subjects: System[]): Promise<SystemResult[]> {
-  const results: SystemResult[] = subjects.map(system => ({ system, idleRss: [], idleCpu: [], loadedRss: [], agedRss: [], fill: { writes: 0, seconds: 0, result: undefined }, rows: [], failovers: [] }))
+  const results: SystemResult[] = subjects.map(system => ({ system, idleRss: [], idleAnon: [], idleFile: [], idleCpu: [], loadedRss: [], agedRss: [], fill: { writes: 0, seconds: 0, result: undefined }, rows: [], failovers: [] }))
   const others = (result: SystemResult): System[] => subjects.filter(system => system !== result.system)
   for (const system of subjects) {
     log(`${system.label}: starting 3 members (${system.version})`)
@@ -745,6 +775,8 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
   await sleep(idleSeconds * 1000)
   for (const [i, result] of results.entries()) {
     result.idleRss = result.system.members.map(member => rssKiB(pidOf(member)))
+    result.idleAnon = result.system.members.map(member => statusKiB(pidOf(member), 'RssAnon'))
+    result.idleFile = result.system.members.map(member => statusKiB(pidOf(member), 'RssFile'))
     result.idleCpu = result.system.members.map((member, j) => cpuSeconds(pidOf(member)) - (idleCpuBefore[i]?.[j] ?? Number.NaN))
     log(`${result.system.label}: idle VmRSS ${result.idleRss.map(mib).join(', ')}; CPU-s while idle ${result.idleCpu.map(c => c.toFixed(2)).join(', ')}`)
   }
@@ -888,6 +920,7 @@ function report (results: SystemResult[], machine: string[]): void {
     const s = result.system
     out.push(`${s.label} (${s.version}): puts are ${s.putDescription}.`)
     out.push(`  VmRSS, members 1–3: idle after ${idleSeconds} s ${result.idleRss.map(mib).join(', ')}; after the load rows ${result.loadedRss.map(mib).join(', ')}${result.agedRss.length > 0 ? `; after ${int(agedWrites)} writes ${result.agedRss.map(mib).join(', ')}` : ''}`)
+    out.push(`  idle after ${idleSeconds} s, RssAnon / RssFile of members 1–3 (VmRSS is their sum and shared memory): ${result.idleAnon.map((anon, i) => `${mib(anon)} / ${mib(result.idleFile[i] ?? Number.NaN)}`).join(', ')}`)
     out.push(`  CPU used while idle for ${idleSeconds} s, members 1–3: ${result.idleCpu.map(c => `${fmt(c)} s (${fmt(100 * c / idleSeconds, 1)} %)`).join(', ')}`)
     for (const r of result.rows) out.push(`  ${r.name.padEnd(19)} → ${r.endpoints}; ${int(r.writesBefore)} writes before: ${describe(r.result)}`)
     if (result.fill.result !== undefined) out.push(`  fill to ${int(agedWrites)} writes: ${int(result.fill.writes)} reached in ${fmt(result.fill.seconds, 0)} s; last window: ${describe(result.fill.result)}`)
@@ -930,6 +963,7 @@ try {
   const built = systems.includes('galaxy') ? ensureGalaxy() : undefined
   const galaxy = built === undefined ? undefined : new Galaxy(built.command, built.prefix)
   const machine = machineFacts(galaxy, etcd)
+  machine.push(`Memory: ${dropPageCache()}`)
   for (const line of machine) log(line)
   const subjects: System[] = []
   for (const system of systems) {
