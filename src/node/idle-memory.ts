@@ -1,4 +1,4 @@
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
+import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 
 /** Named bounds of giving memory back while idle. */
@@ -9,10 +9,10 @@ export const idleMemoryLimits = {
   idleCpuShare: 0.1,
   /** Idle checks in a row before memory is given back (once per idle spell). */
   idleChecks: 2,
-  /** Growth of the young generation since the last reduction that earns another without a busy check. */
+  /** Growth of V8's memory since the last reduction that earns another without a busy check. */
   regrowthBytes: 4 << 20,
   /** The least time between two reductions earned by growth alone (each costs tens of ms of CPU). */
-  regrowthIntervalMs: 30_000
+  regrowthIntervalMs: 10_000
 }
 
 /** What the reducer needs from the process, injectable for tests. */
@@ -23,8 +23,8 @@ export interface IdleMemoryProbe {
   readonly nowMs: () => number
   /** Gives memory back: a garbage collection that also shrinks the young generation. */
   readonly reduce: () => void
-  /** Bytes the young generation spans now. */
-  readonly youngBytes: () => number
+  /** Bytes V8 holds now: its heap and the memory outside it that it accounts (buffers). */
+  readonly heldBytes: () => number
 }
 
 /**
@@ -33,8 +33,10 @@ export interface IdleMemoryProbe {
  * 28 % of a loaded leader's CPU, and it served about 11 % fewer puts — but it never shrinks it for
  * an idle process that Node gives no idle notifications to. After two quiet checks in a row this
  * runs one memory-reducing collection (tens of milliseconds on an idle heap), then not again until
- * the process has been busy, or its young generation has grown by `regrowthBytes` again (at most
- * every `regrowthIntervalMs`: an idle node's heartbeats grow it a little all the time).
+ * the process has been busy, or V8's memory has grown by `regrowthBytes` again (at most every
+ * `regrowthIntervalMs`: an idle node's heartbeats grow it a little all the time). Work too light to
+ * count as busy can still grow it by megabytes: a first seed that went quiet before the other
+ * seeds joined it stayed 6 MiB larger than they did, which the growth rule gives back.
  */
 export class IdleMemoryReducer {
   private timer: NodeJS.Timeout | undefined
@@ -42,7 +44,7 @@ export class IdleMemoryReducer {
   private lastNowMs: number
   private idleChecks = 0
   private reduced = false
-  private youngAfterReduce = 0
+  private heldAfterReduce = 0
   private reducedAtMs = 0
 
   constructor (private readonly probe: IdleMemoryProbe = processProbe()) {
@@ -74,11 +76,11 @@ export class IdleMemoryReducer {
     }
     // Work too light to count as busy (a node joining, a few writes) may still grow the heap again.
     if (this.reduced && nowMs - this.reducedAtMs >= idleMemoryLimits.regrowthIntervalMs &&
-      this.probe.youngBytes() >= this.youngAfterReduce + idleMemoryLimits.regrowthBytes) this.reduced = false
+      this.probe.heldBytes() >= this.heldAfterReduce + idleMemoryLimits.regrowthBytes) this.reduced = false
     if (++this.idleChecks < idleMemoryLimits.idleChecks || this.reduced) return false
     this.probe.reduce()
     this.reduced = true
-    this.youngAfterReduce = this.probe.youngBytes()
+    this.heldAfterReduce = this.probe.heldBytes()
     this.reducedAtMs = nowMs
     // The collection's own CPU is not the process being busy.
     this.lastCpuMs = this.probe.cpuMs()
@@ -92,7 +94,10 @@ export function processProbe (): IdleMemoryProbe {
   return {
     cpuMs: () => { const usage = process.cpuUsage(); return (usage.user + usage.system) / 1000 },
     nowMs: () => performance.now(),
-    youngBytes: () => getHeapSpaceStatistics().find(space => space.space_name === 'new_space')?.space_size ?? 0,
+    heldBytes: () => {
+      const memory = process.memoryUsage()
+      return memory.heapTotal + memory.external
+    },
     reduce: () => {
       if (collect === undefined) {
         // gc() is only given to contexts made after the flag is set; the main context stays as it was.

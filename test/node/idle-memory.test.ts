@@ -2,13 +2,13 @@ import test from 'ava'
 import { IdleMemoryReducer, idleMemoryLimits, processProbe } from '../../src/node/idle-memory.js'
 
 /** A probe whose CPU and clock the test moves, counting reductions. */
-function fakeProbe (): { cpu: number, now: number, young: number, reductions: number, probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
+function fakeProbe (): { cpu: number, now: number, held: number, reductions: number, probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
   const state = {
     cpu: 0,
     now: 0,
-    young: 16,
+    held: 16,
     reductions: 0,
-    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, youngBytes: () => state.young, reduce: () => { state.reductions++; state.cpu += 50; state.young = 1 } }
+    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, heldBytes: () => state.held, reduce: () => { state.reductions++; state.cpu += 50; state.held = 1 } }
   }
   return state
 }
@@ -63,7 +63,7 @@ test('the real reduction runs on this Node (the executable\'s Node shrinks the y
   t.notThrows(() => { processProbe().reduce() })
 })
 
-test('light work that grows the young generation again earns another reduction without a busy check', t => {
+test('light work that grows V8\'s memory again earns another reduction without a busy check', t => {
   const state = fakeProbe()
   const reducer = new IdleMemoryReducer(state.probe)
   for (let i = 0; i < idleMemoryLimits.idleChecks; i++) {
@@ -73,7 +73,7 @@ test('light work that grows the young generation again earns another reduction w
   t.is(state.reductions, 1)
   tick(state, 0)
   t.false(reducer.check(), 'nothing grew')
-  state.young = 1 + idleMemoryLimits.regrowthBytes
+  state.held = 1 + idleMemoryLimits.regrowthBytes
   tick(state, idleMemoryLimits.idleCpuShare / 2)
   t.false(reducer.check(), 'grown, but too soon after the last reduction')
   while (state.now < idleMemoryLimits.idleChecks * idleMemoryLimits.checkEveryMs + idleMemoryLimits.regrowthIntervalMs) {
@@ -81,7 +81,7 @@ test('light work that grows the young generation again earns another reduction w
     reducer.check()
   }
   t.is(state.reductions, 2)
-  state.young = 2
+  state.held = 2
   for (let i = 0; i < 2 * idleMemoryLimits.regrowthIntervalMs / idleMemoryLimits.checkEveryMs; i++) {
     tick(state, 0)
     reducer.check()
