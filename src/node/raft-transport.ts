@@ -96,7 +96,8 @@ export class RaftTransport {
           this.deliver(frame.subarray(), remote)
         }
       } catch (error) {
-        // A frame too large to be a Raft message: the stream cannot be resynchronised.
+        // A frame too large to be a Raft message, or one that failed on the way in: the stream
+        // cannot be trusted to stay in step, so it goes, as the read loop it replaced did.
         stream.removeEventListener('message', onMessage)
         this.counters.resets++
         this.init.logger.debug('raft stream reset', { peer: remote, error: (error as Error).message })
