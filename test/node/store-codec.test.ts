@@ -294,3 +294,11 @@ test('fuzz: random and mangled bytes decode to a record that encodes again, or t
   t.log(`decoded ${outcomes.decoded}, refused ${outcomes.refused}`)
   t.true(outcomes.decoded > 500 && outcomes.refused > 500, 'both outcomes are exercised')
 })
+
+test('an encoded command owns its bytes: a log entry does not keep a shared Buffer pool slab alive', t => {
+  for (const size of [1, 256, 2000]) {
+    const bytes = storeCodec.encodeCommand({ client: 'n1/boot/1', sequence: 1, command: { type: 'txn', compares: [], success: [{ type: 'put', key: 'k', value: new Uint8Array(size) }], failure: [] } })
+    t.is(bytes.byteOffset, 0)
+    t.is(bytes.buffer.byteLength, bytes.byteLength, `${size}-byte value`)
+  }
+})
