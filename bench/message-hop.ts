@@ -43,9 +43,10 @@ async function echo (stack: 'tcp' | 'libp2p'): Promise<void> {
     return
   }
   const host = await createHost({ peerKey: await generateKeyPair('Ed25519'), clusterKey, listen: { host: '127.0.0.1', port: 0 } })
+  const reply = payload()
   await host.handle(protocol, stream => {
     const { send, listen } = framed(stream)
-    listen(() => { send(payload()) })
+    listen(() => { send(reply) })
   })
   process.send?.({ address: `${host.getMultiaddrs()[0]?.toString() ?? ''}` })
 }
