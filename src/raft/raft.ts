@@ -117,6 +117,24 @@ export class Raft {
     }
   }
 
+  /**
+   * The transport saw `peer` go away: its connection closed and a new one was refused, as when
+   * its process died. A follower whose leader that was stops counting on it: the leader's lease
+   * no longer makes it ignore candidates, and it campaigns after a wait set by its rank among the
+   * other voters (lowest id first, two ticks apart, so that two survivors do not split the vote)
+   * instead of a whole randomized election timeout. Raft's safety does not rest on timing: a
+   * wrong report costs at most a pre-vote that the voters still hearing the leader refuse.
+   */
+  peerGone (peer: NodeId): void {
+    if (this.role !== 'follower' || this.lead !== peer) return
+    this.lead = null
+    if (!this.isPromotable()) return
+    const rank = [...this.tracker.voters].filter(id => id !== peer).sort().indexOf(this.id)
+    const waitTicks = 1 + 2 * rank
+    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - waitTicks)
+    this.logger.info('leader gone: campaigning early', { leader: peer, term: this.term, waitTicks })
+  }
+
   private tickLeader (): void {
     this.heartbeatElapsed++
     this.electionElapsed++

@@ -81,6 +81,14 @@ export class RawNode {
     this.raft.step(message)
   }
 
+  /**
+   * Says that `peer`'s process is gone (the transport lost its connection and could not make a
+   * new one). If it was this follower's leader, the follower campaigns within a few ticks.
+   */
+  reportPeerGone (peer: NodeId): void {
+    this.raft.peerGone(peer)
+  }
+
   /** Starts an election now (pre-vote first when enabled), as an election timeout would. */
   campaign (): void {
     hup(this.raft, false)

@@ -22,7 +22,7 @@ test('a batch of seeded runs, 3 and 5 voters, finds no safety or liveness violat
   }
   t.log(`${seeds} seeds in ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(totals)}`)
   // The faults really happened: a run without them would prove nothing.
-  for (const key of ['crashes', 'pauses', 'partitions', 'snapshotsSent', 'confChanges', 'transfers', 'readsAnswered', 'retries', 'restores', 'leaseExpiries', 'lockGrants']) t.true((totals[key] ?? 0) > 0, key)
+  for (const key of ['crashes', 'pauses', 'partitions', 'snapshotsSent', 'confChanges', 'transfers', 'readsAnswered', 'retries', 'restores', 'leaseExpiries', 'lockGrants', 'goneReports']) t.true((totals[key] ?? 0) > 0, key)
   t.true(seeds >= batchMinSeeds)
 })
 

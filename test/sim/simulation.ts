@@ -65,6 +65,7 @@ type SimEvent =
   | { type: 'resume', node: NodeId, incarnation: number }
   | { type: 'restart', node: NodeId }
   | { type: 'crash', node: NodeId, incarnation: number }
+  | { type: 'peerGone', node: NodeId, incarnation: number, peer: NodeId }
   | { type: 'remove', node: NodeId }
   | { type: 'client' }
   | { type: 'fault' }
@@ -143,7 +144,7 @@ export class Simulation {
   private readonly clients: SimClient[] = clientNames.map(name => ({ name, sequence: 0, recent: [] }))
   private nextNodeNumber: number
   private probeApplied = false
-  private readonly stats: Record<string, number> = { crashes: 0, pauses: 0, partitions: 0, snapshotsSent: 0, snapshotsMade: 0, confChanges: 0, transfers: 0, reads: 0, readsAnswered: 0, elections: 0, retries: 0, restores: 0, leaseExpiries: 0, lockGrants: 0 }
+  private readonly stats: Record<string, number> = { crashes: 0, pauses: 0, partitions: 0, snapshotsSent: 0, snapshotsMade: 0, confChanges: 0, transfers: 0, reads: 0, readsAnswered: 0, elections: 0, retries: 0, restores: 0, leaseExpiries: 0, lockGrants: 0, goneReports: 0 }
 
   constructor (private readonly options: SimOptions) {
     this.rng = new SeededRng(options.seed)
@@ -252,6 +253,7 @@ export class Simulation {
       case 'resume': return this.onResume(event.node, event.incarnation)
       case 'restart': return this.onRestart(event.node)
       case 'crash': return this.onCrash(event.node, event.incarnation)
+      case 'peerGone': return this.onPeerGone(event.node, event.incarnation, event.peer)
       case 'remove': return this.onRemove(event.node)
       case 'client': return this.onClient()
       case 'fault': return this.onFault()
@@ -432,6 +434,24 @@ export class Simulation {
     node.up = false
     this.stats.crashes = (this.stats.crashes ?? 0) + 1
     this.events.push(this.nowMs + randomInt(this.rng, 20, this.maxRestartMs), { type: 'restart', node: node.id })
+    // The others' transports see its connections close and a redial refused, each a little later.
+    for (const other of this.liveNodes()) this.reportGone(other, node.id)
+  }
+
+  private reportGone (node: SimNode, peer: NodeId): void {
+    this.events.push(this.nowMs + randomInt(this.rng, 1, 10), { type: 'peerGone', node: node.id, incarnation: node.incarnation, peer })
+  }
+
+  private onPeerGone (id: NodeId, incarnation: number, peer: NodeId): void {
+    const node = this.nodes.get(id)
+    if (!this.alive(node, incarnation)) return
+    if (node.pausedUntilMs > this.nowMs) {
+      this.events.push(node.pausedUntilMs + randomInt(this.rng, 0, 3), { type: 'peerGone', node: id, incarnation, peer })
+      return
+    }
+    this.stats.goneReports = (this.stats.goneReports ?? 0) + 1
+    node.raw.reportPeerGone(peer)
+    this.afterStep(node)
   }
 
   private maybeSnapshot (node: SimNode): void {
@@ -626,6 +646,10 @@ export class Simulation {
       this.maxDelayMs = 1 + randomInt(this.rng, 0, 60)
     } else {
       this.dropRate = 0
+      // A wrong report: a follower's transport says the leader is gone while it lives.
+      const leader = this.leaderNode()
+      const follower = this.pick(nodes.filter(other => other !== leader))
+      if (leader !== undefined && follower !== undefined) this.reportGone(follower, leader.id)
     }
   }
 
