@@ -200,6 +200,8 @@ export class ClusterNode implements RouterNode {
         transport = new RaftTransport(host, {
           addressesOf: peer => findRecord(replicaRef, peer)?.addresses ?? [],
           onMessage: message => { driver?.step(message) },
+          watches: peer => driver?.follows(peer) ?? false,
+          onGone: peer => { driver?.peerGone(peer) },
           logger: log.child({ component: 'raft-transport' })
         })
         const transportRef = transport

@@ -82,6 +82,19 @@ export class RaftDriver {
     this.schedule()
   }
 
+  /** The transport found `peer`'s process gone; if it led us, campaign soon (see `Raft.peerGone`). */
+  peerGone (peer: NodeId): void {
+    if (this.stopped) return
+    this.node.reportPeerGone(peer)
+    this.schedule()
+  }
+
+  /** Whether `peer` is the leader this node follows: the one peer whose loss it acts on. */
+  follows (peer: NodeId): boolean {
+    const { role, leader } = this.node.basicStatus()
+    return role === 'follower' && leader === peer
+  }
+
   propose (data: Uint8Array): Acceptance {
     const acceptance = this.node.propose(data)
     this.schedule()

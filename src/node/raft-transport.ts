@@ -1,4 +1,4 @@
-import type { Stream, StreamMessageEvent } from '@libp2p/interface'
+import type { PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LengthPrefixedDecoder, lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -52,6 +52,10 @@ export class RaftTransport {
       /** Where a member can be dialled (multiaddrs without the /p2p suffix). */
       readonly addressesOf: (id: NodeId) => readonly string[]
       readonly onMessage: (message: Message) => void
+      /** Whether losing this peer matters (it is the leader we follow): only then is it redialled on disconnect. */
+      readonly watches: (id: NodeId) => boolean
+      /** A watched peer disconnected and could not be dialled again: its process is gone. */
+      readonly onGone: (id: NodeId) => void
       readonly logger: Logger
     }
   ) {}
@@ -60,10 +64,12 @@ export class RaftTransport {
     await this.host.handle(raftProtocol, (stream, connection) => {
       this.receive(stream, connection.remotePeer.toString())
     }, { maxInboundStreams: 64 })
+    this.host.addEventListener('peer:disconnect', this.onDisconnect)
   }
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.host.removeEventListener('peer:disconnect', this.onDisconnect)
     await this.host.unhandle(raftProtocol)
     for (const link of this.links.values()) link.close()
     this.links.clear()
@@ -80,6 +86,22 @@ export class RaftTransport {
       }
       link.enqueue(raftCodec.encodeMessage(message))
     }
+  }
+
+  /**
+   * When the last connection to the leader closes, one dial tells a dead process (refused at once,
+   * as after a crash or `kill -9`) from a connection that merely dropped; the first is reported so
+   * that the followers need not wait out an election timeout. A host that vanished without closing
+   * its connections, or a partition, is left to the election timeout as before.
+   */
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const peer = event.detail.toString() as NodeId
+    if (this.stopped || !this.init.watches(peer)) return
+    this.host.dial(dialTargets(peer, this.init.addressesOf), { signal: AbortSignal.timeout(raftTransportLimits.dialTimeoutMs) }).then(() => {}, (error: Error) => {
+      if (this.stopped) return
+      this.init.logger.info('leader unreachable after its connection closed', { peer, error: error.message })
+      this.init.onGone(peer)
+    })
   }
 
   /**
@@ -123,6 +145,12 @@ export class RaftTransport {
     this.counters.received++
     this.init.onMessage(message)
   }
+}
+
+/** Where to dial a member: its known addresses, else whatever the peer store knows of its id. */
+function dialTargets (peer: NodeId, addressesOf: (id: NodeId) => readonly string[]): Multiaddr[] | PeerId {
+  const addresses = addressesOf(peer)
+  return addresses.length > 0 ? addresses.map(address => multiaddr(`${address}/p2p/${peer}`)) : peerIdFromString(peer)
 }
 
 /** The outbound side towards one peer. */
@@ -181,11 +209,7 @@ class PeerLink {
 
   private async connect (): Promise<LengthPrefixedStream<Stream> | undefined> {
     try {
-      const addresses = this.addressesOf(this.peer)
-      const targets: Multiaddr[] = addresses.map(address => multiaddr(`${address}/p2p/${this.peer}`))
-      const raw = targets.length > 0
-        ? await this.host.dialProtocol(targets, raftProtocol, { signal: AbortSignal.timeout(raftTransportLimits.dialTimeoutMs) })
-        : await this.host.dialProtocol(peerIdFromString(this.peer), raftProtocol, { signal: AbortSignal.timeout(raftTransportLimits.dialTimeoutMs) })
+      const raw = await this.host.dialProtocol(dialTargets(this.peer, this.addressesOf), raftProtocol, { signal: AbortSignal.timeout(raftTransportLimits.dialTimeoutMs) })
       if (this.closed) {
         raw.abort(new Error('transport stopped'))
         return undefined

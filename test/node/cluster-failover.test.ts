@@ -25,6 +25,8 @@ test('kill -9 of the leader: a new leader takes writes, the killed node catches 
   const survivors = ['s1', 's2', 's3'].filter(name => name !== leader)
   const newLeader = await cluster.waitStatus(survivors[0] ?? '', status => status.leader !== null && status.leader.name !== leader)
   t.not(newLeader.leader?.name, leader)
+  // Its connections closed and a redial was refused, so a survivor did not wait out an election timeout.
+  t.true(survivors.some(name => cluster.node(name).stderr.includes('leader gone: campaigning early')), 'a survivor campaigned as soon as the leader was gone')
   for (let i = 20; i < 40; i++) {
     await cluster.client(survivors[i % 2] ?? '').put(`k${i}`, text(`v${i}`))
     acknowledged.set(`k${i}`, `v${i}`)
