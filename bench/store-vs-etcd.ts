@@ -11,6 +11,9 @@
 //     two survivors alternately, 1.5 s timeout each), as ../shared/reference/raft.md §4.3 and
 //     Appendix B measured etcd; the killed member restarts on its data dir and catches up between
 //     iterations;
+//   - the same with SIGSTOP instead (--stops): the leader hangs with its connections open, as a
+//     frozen host or a partition looks to the others, so no one can tell it is gone but by its
+//     silence; it is continued once a survivor took a write;
 //   - the resident set (VmRSS, and its anonymous and file-backed parts) and CPU of each member of
 //     a fresh cluster while it idles. As root, the page cache is emptied before the members start
 //     (--keep-page-cache: not), since how much of its own executable a process maps depends on it.
@@ -26,7 +29,7 @@
 // `POST /v3/kv/put` on its JSON gateway; installed with apt-get when `etcd` is not on PATH. Both
 // use a 100 ms heartbeat, a 1 s election timeout and pre-vote (galaxy also check-quorum).
 //
-// Usage: node --import tsx bench/store-vs-etcd.ts [--seconds 10] [--failovers 5]
+// Usage: node --import tsx bench/store-vs-etcd.ts [--seconds 10] [--failovers 5] [--stops 5]
 //          [--aged-writes 120000 (0: skip)] [--fill-seconds 240]
 //          [--idle-seconds 10] [--connections 9,64] [--clients 64] [--galaxy PATH]
 //          [--systems etcd,galaxy] [--max-minutes 15] [--keep-logs] [--keep-page-cache]
@@ -47,6 +50,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     failovers: { type: 'string', default: '5' },
+    stops: { type: 'string', default: '5' },
     'idle-seconds': { type: 'string', default: '10' },
     connections: { type: 'string', default: '9,64' },
     clients: { type: 'string', default: '64' },
@@ -61,6 +65,7 @@ const { values } = parseArgs({
 })
 const seconds = Number(values.seconds)
 const failovers = Number(values.failovers)
+const stops = Number(values.stops)
 const idleSeconds = Number(values['idle-seconds'])
 const clients = Number(values.clients)
 const connectionCounts = values.connections.split(',').map(Number)
@@ -68,7 +73,7 @@ const systems = values.systems.split(',').map(name => name.trim()) as Array<'etc
 const maxMinutes = Number(values['max-minutes'])
 const agedWrites = Number(values['aged-writes'])
 const fillSeconds = Number(values['fill-seconds'])
-for (const [flag, value] of Object.entries({ seconds, failovers, idleSeconds, clients, maxMinutes, agedWrites, fillSeconds })) {
+for (const [flag, value] of Object.entries({ seconds, failovers, stops, idleSeconds, clients, maxMinutes, agedWrites, fillSeconds })) {
   if (!Number.isFinite(value) || value < 0) throw new Error(`--${flag}: not a number`)
 }
 
@@ -601,6 +606,13 @@ async function load (system: System, idle: System[], targets: Member[], workers:
 
 // ---- failover ----
 
+/**
+ * How the leader is taken down: `kill` is `kill -9` (the process is gone, the kernel closes its
+ * connections); `stop` is SIGSTOP (it hangs with its connections open, as a frozen host or a
+ * partition looks to the others), continued once a survivor took a write.
+ */
+type LeaderFault = 'kill' | 'stop'
+
 interface Failover {
   readonly firstWriteMs: number
   /** When the first accepted write after the kill had been sent, from the kill. */
@@ -614,11 +626,11 @@ interface Failover {
   readonly firstFailure: string
 }
 
-async function failover (system: System): Promise<Failover> {
+async function failover (system: System, fault: LeaderFault): Promise<Failover> {
   const leader = await leaderOf(system)
   await sleep(2000)
   const again = await leaderOf(system)
-  if (again !== leader) return await failover(system)
+  if (again !== leader) return await failover(system, fault)
   const survivors = system.members.filter(member => member !== leader)
   const agent = new Agent({ keepAlive: true, maxSockets: 256 })
   const probes: Array<{ sent: number, done: number, ok: boolean }> = []
@@ -651,17 +663,18 @@ async function failover (system: System): Promise<Failover> {
     await sleep(300)
     tKill = now()
     wallKill = Date.now()
-    process.kill(pidOf(leader), 'SIGKILL')
+    process.kill(pidOf(leader), fault === 'kill' ? 'SIGKILL' : 'SIGSTOP')
     const deadline = tKill + 20_000
     while (!probes.some(probe => probe.ok && probe.sent >= tKill) && now() < deadline) await sleep(5)
     await sleep(300)
   } finally {
+    if (fault === 'stop' && tKill !== Number.POSITIVE_INFINITY) process.kill(pidOf(leader), 'SIGCONT')
     probing = false
     await prober
     await Promise.race([Promise.all([...outstanding]), sleep(probeTimeoutMs + 500)])
     agent.destroy()
   }
-  if (leader.child !== undefined) await exited(leader.child)
+  if (fault === 'kill' && leader.child !== undefined) await exited(leader.child)
   const accepted = probes.filter(probe => probe.ok && probe.sent >= tKill).map(probe => probe.done - tKill)
   const first = probes.filter(probe => probe.ok && probe.sent >= tKill).sort((a, b) => a.done - b.done)[0]
   if (accepted.length === 0) throw new Error(`${system.label}: no write was accepted within 20 s of killing the leader ${leader.name}; failed probes: ${JSON.stringify(Object.fromEntries(failedProbes))}; first: ${firstFailure}`)
@@ -679,8 +692,8 @@ async function failover (system: System): Promise<Failover> {
     failedProbes,
     firstFailure
   }
-  // The killed member comes back on its data dir and catches up before the next iteration.
-  await system.restart(leader)
+  // The killed member comes back on its data dir (a stopped one was continued) and catches up before the next iteration.
+  if (fault === 'kill') await system.restart(leader)
   await waitStable(system, 60_000)
   return result
 }
@@ -703,6 +716,7 @@ interface SystemResult {
   fill: { writes: number, seconds: number, result: LoadResult | undefined }
   readonly rows: Row[]
   readonly failovers: Failover[]
+  readonly stops: Failover[]
 }
 
 interface RowSpec { readonly name: string, readonly label: string, readonly workers: number, readonly connections: number, readonly toLeaderOnly: boolean, readonly viaFollower: boolean }
@@ -761,7 +775,7 @@ function describe (measured: LoadResult): string {
 const ordered = <T>(list: T[], i: number): T[] => i % 2 === 0 ? list : [...list].reverse()
 
 async function measureAll (subjects: System[]): Promise<SystemResult[]> {
-  const results: SystemResult[] = subjects.map(system => ({ system, idleRss: [], idleAnon: [], idleFile: [], idleCpu: [], loadedRss: [], agedRss: [], fill: { writes: 0, seconds: 0, result: undefined }, rows: [], failovers: [] }))
+  const results: SystemResult[] = subjects.map(system => ({ system, idleRss: [], idleAnon: [], idleFile: [], idleCpu: [], loadedRss: [], agedRss: [], fill: { writes: 0, seconds: 0, result: undefined }, rows: [], failovers: [], stops: [] }))
   const others = (result: SystemResult): System[] => subjects.filter(system => system !== result.system)
   for (const system of subjects) {
     log(`${system.label}: starting 3 members (${system.version})`)
@@ -788,13 +802,15 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
   await sleep(2000)
   for (const result of results) result.loadedRss = result.system.members.map(member => rssKiB(pidOf(member)))
 
-  for (let i = 0; i < failovers; i++) {
-    for (const result of ordered(results, i)) {
-      const system = result.system
-      const f = await failover(system)
-      result.failovers.push(f)
-      const failed = [...f.failedProbes].map(([kind, count]) => `${count} × ${kind}`).join(', ')
-      log(`${system.label}: failover ${i + 1}/${failovers}: killed ${f.killed} → first accepted write after ${f.firstWriteMs.toFixed(0)} ms (sent ${f.firstWriteSentMs.toFixed(0)} ms after the kill; "became leader" in the log after ${Number.isNaN(f.electedMs) ? '?' : f.electedMs.toFixed(0)} ms: ${f.newLeader}, term ${f.term}); failed probes sent after the kill: ${failed === '' ? 'none' : failed}`)
+  for (const [fault, count] of [['kill', failovers], ['stop', stops]] as const) {
+    for (let i = 0; i < count; i++) {
+      for (const result of ordered(results, i)) {
+        const system = result.system
+        const f = await failover(system, fault)
+        result[fault === 'kill' ? 'failovers' : 'stops'].push(f)
+        const failed = [...f.failedProbes].map(([kind, count]) => `${count} × ${kind}`).join(', ')
+        log(`${system.label}: ${fault === 'kill' ? 'kill -9' : 'SIGSTOP'} ${i + 1}/${count}: ${f.killed} → first accepted write after ${f.firstWriteMs.toFixed(0)} ms (sent ${f.firstWriteSentMs.toFixed(0)} ms after the signal; "became leader" in the log after ${Number.isNaN(f.electedMs) ? '?' : f.electedMs.toFixed(0)} ms: ${f.newLeader}, term ${f.term}); failed probes sent after the signal: ${failed === '' ? 'none' : failed}`)
+      }
     }
   }
 
@@ -909,6 +925,7 @@ function report (results: SystemResult[], machine: string[]): void {
   out.push(`| measurement | galaxy | etcd ${e?.system.version ?? ''} | galaxy/etcd | |`, '| --- | --- | --- | --- | --- |')
   table(rowSpecs())
   line(`kill -9 of the leader → first accepted write, median of ${failovers}`, result => median(result.failovers.map(f => f.firstWriteMs)), n => Number.isFinite(n) ? `${int(n)} ms` : 'n/a', true)
+  if (stops > 0) line(`SIGSTOP of the leader (hung, connections open) → first accepted write, median of ${stops}`, result => median(result.stops.map(f => f.firstWriteMs)), n => Number.isFinite(n) ? `${int(n)} ms` : 'n/a', true)
   line(`idle VmRSS of the first seed after ${idleSeconds} s`, result => result.idleRss[0] ?? Number.NaN, mib, true)
   if (agedWrites > 0) {
     table(agedSpecs())
@@ -924,14 +941,15 @@ function report (results: SystemResult[], machine: string[]): void {
     out.push(`  CPU used while idle for ${idleSeconds} s, members 1–3: ${result.idleCpu.map(c => `${fmt(c)} s (${fmt(100 * c / idleSeconds, 1)} %)`).join(', ')}`)
     for (const r of result.rows) out.push(`  ${r.name.padEnd(19)} → ${r.endpoints}; ${int(r.writesBefore)} writes before: ${describe(r.result)}`)
     if (result.fill.result !== undefined) out.push(`  fill to ${int(agedWrites)} writes: ${int(result.fill.writes)} reached in ${fmt(result.fill.seconds, 0)} s; last window: ${describe(result.fill.result)}`)
-    if (result.failovers.length > 0) {
-      const times = result.failovers.map(f => f.firstWriteMs)
-      out.push(`  kill -9 → first accepted write, each run (ms): ${times.map(t => t.toFixed(0)).join(', ')}; min ${int(Math.min(...times))}, median ${int(median(times))}, max ${int(Math.max(...times))}`)
-      out.push(`  kill -9 → first "became leader" in a survivor's log (ms, wall clock): ${result.failovers.map(f => Number.isNaN(f.electedMs) ? '?' : f.electedMs.toFixed(0)).join(', ')}`)
-      out.push(`  kill -9 → sending of that first accepted write (ms): ${result.failovers.map(f => f.firstWriteSentMs.toFixed(0)).join(', ')}`)
-      for (const [i, f] of result.failovers.entries()) {
+    for (const [what, list] of [['kill -9', result.failovers], ['SIGSTOP', result.stops]] as const) {
+      if (list.length === 0) continue
+      const times = list.map(f => f.firstWriteMs)
+      out.push(`  ${what} → first accepted write, each run (ms): ${times.map(t => t.toFixed(0)).join(', ')}; min ${int(Math.min(...times))}, median ${int(median(times))}, max ${int(Math.max(...times))}`)
+      out.push(`  ${what} → first "became leader" in a survivor's log (ms, wall clock): ${list.map(f => Number.isNaN(f.electedMs) ? '?' : f.electedMs.toFixed(0)).join(', ')}`)
+      out.push(`  ${what} → sending of that first accepted write (ms): ${list.map(f => f.firstWriteSentMs.toFixed(0)).join(', ')}`)
+      for (const [i, f] of list.entries()) {
         const failed = [...f.failedProbes].map(([kind, count]) => `${count} × ${kind}`).join(', ')
-        out.push(`    #${i + 1}: killed ${f.killed}, new leader ${f.newLeader} at term ${f.term}; probes sent after the kill that failed: ${failed === '' ? 'none' : failed}${f.firstFailure === '' ? '' : ` (first: ${f.firstFailure})`}`)
+        out.push(`    #${i + 1}: ${what} ${f.killed}, new leader ${f.newLeader} at term ${f.term}; probes sent after the signal that failed: ${failed === '' ? 'none' : failed}${f.firstFailure === '' ? '' : ` (first: ${f.firstFailure})`}`)
       }
     }
     out.push('')
@@ -949,9 +967,9 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
     `Client: node ${process.version}, one process, node:http with keep-alive agents, ${valueBytes}-byte values; ${seconds} s per load row after a warm-up of ${warmupMs / 1000} s and ${warmupPuts.toLocaleString('en-US')} puts (at most ${warmupMaxMs / 1000} s); ${clients} closed-loop clients in the concurrent rows; keys cycle over 1,000 (sequential) and 100,000 (concurrent) keys`,
     `galaxy: ${galaxy?.version ?? 'not run'}; repository HEAD ${head}${dirty > 0 ? ` with ${dirty} modified tracked files` : ''}`,
     `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
-    `Failover: ${failovers} kills per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; the killed member restarts on its data dir and catches up in between`,
+    `Failover: ${failovers} kills (kill -9) and ${stops} stops (SIGSTOP, then SIGCONT once a survivor took a write) of the leader per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; a killed member restarts on its data dir, and either catches up before the next`,
     'Both clusters run side by side for the whole run (the one not being measured idles); rows and kills alternate between them. Clients, members and any other work on the machine share the same cores.',
-    `Order: idle → load rows → ${failovers} kills each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → the aged rows` : 'done'}`
+    `Order: idle → load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → the aged rows` : 'done'}`
   ]
 }
 
