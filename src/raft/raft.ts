@@ -123,10 +123,13 @@ export class Raft {
    * no longer makes it ignore candidates, and it campaigns after a wait set by its rank among the
    * other voters (lowest id first, two ticks apart, so that two survivors do not split the vote)
    * instead of a whole randomized election timeout. Raft's safety does not rest on timing: a
-   * wrong report costs at most a pre-vote that the voters still hearing the leader refuse.
+   * wrong report costs at most a pre-vote that the voters still hearing the leader refuse (without
+   * pre-vote it could cost the leader its term, so the report is then ignored). Nothing else may
+   * lean on the leader lease either: reads and lease keep-alives confirm leadership with a quorum
+   * (ReadIndex) rather than trusting that no one can be elected within an election timeout.
    */
   peerGone (peer: NodeId): void {
-    if (this.role !== 'follower' || this.lead !== peer) return
+    if (!this.config.preVote || this.role !== 'follower' || this.lead !== peer) return
     this.lead = null
     if (!this.isPromotable()) return
     const rank = [...this.tracker.voters].filter(id => id !== peer).sort().indexOf(this.id)

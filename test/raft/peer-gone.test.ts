@@ -15,7 +15,7 @@ function ticksUntilCampaign (cluster: TestCluster, n: number, limit: number): nu
   return Number.POSITIVE_INFINITY
 }
 
-test('the survivors of a dead leader elect the lowest-id one within a tick, and the other would follow two ticks later', t => {
+test('the survivors of a dead leader elect the lowest-id one within a tick', t => {
   const cluster = new TestCluster(3)
   cluster.elect(1)
   const { term } = cluster.get(1).node.status()
@@ -63,4 +63,21 @@ test('a wrong report while the leader lives: the pre-vote is refused and the lea
   cluster.tick(1)
   cluster.stabilize()
   t.like(cluster.get(3).node.status(), { role: 'follower', leader: id(1), term }, 'the next heartbeat brings node 3 back')
+})
+
+test('without pre-vote the report is ignored: a wrong one would cost the leader its term', t => {
+  const cluster = new TestCluster(3, { preVote: false })
+  cluster.elect(1)
+  cluster.get(2).node.reportPeerGone(id(1))
+  t.like(cluster.get(2).node.status(), { role: 'follower', leader: id(1) })
+})
+
+test('a node already campaigning ignores the report', t => {
+  const cluster = new TestCluster(3)
+  cluster.elect(1)
+  cluster.isolate(3)
+  cluster.get(3).node.campaign()
+  const before = cluster.get(3).node.status()
+  cluster.get(3).node.reportPeerGone(id(1))
+  t.deepEqual(cluster.get(3).node.status(), before, 'a pre-candidate is unchanged')
 })

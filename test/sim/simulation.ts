@@ -646,10 +646,12 @@ export class Simulation {
       this.maxDelayMs = 1 + randomInt(this.rng, 0, 60)
     } else {
       this.dropRate = 0
-      // A wrong report: a follower's transport says the leader is gone while it lives.
+      // A wrong report: a follower's transport, or every follower's, says the leader is gone while
+      // it lives (it goes on serving until it hears of a newer term).
       const leader = this.leaderNode()
-      const follower = this.pick(nodes.filter(other => other !== leader))
-      if (leader !== undefined && follower !== undefined) this.reportGone(follower, leader.id)
+      const followers = nodes.filter(other => other !== leader)
+      const told = randomFloat(this.rng) < 0.5 ? followers : [this.pick(followers)]
+      if (leader !== undefined) for (const follower of told) if (follower !== undefined) this.reportGone(follower, leader.id)
     }
   }
 
