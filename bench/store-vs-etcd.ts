@@ -637,6 +637,7 @@ async function failover (system: System, fault: LeaderFault): Promise<Failover> 
   const failedProbes = new Map<string, number>()
   let firstFailure = ''
   let tKill = Number.POSITIVE_INFINITY
+  let stopped = false
   let wallKill = 0
   let probing = true
   const outstanding = new Set<Promise<void>>()
@@ -664,12 +665,19 @@ async function failover (system: System, fault: LeaderFault): Promise<Failover> 
     tKill = now()
     wallKill = Date.now()
     process.kill(pidOf(leader), fault === 'kill' ? 'SIGKILL' : 'SIGSTOP')
+    stopped = fault === 'stop'
     const deadline = tKill + 20_000
     while (!probes.some(probe => probe.ok && probe.sent >= tKill) && now() < deadline) await sleep(5)
     await sleep(300)
   } finally {
-    if (fault === 'stop' && tKill !== Number.POSITIVE_INFINITY) process.kill(pidOf(leader), 'SIGCONT')
     probing = false
+    if (stopped) {
+      try {
+        process.kill(pidOf(leader), 'SIGCONT')
+      } catch (error) {
+        log(`${system.label}: could not continue ${leader.name}: ${(error as Error).message}`)
+      }
+    }
     await prober
     await Promise.race([Promise.all([...outstanding]), sleep(probeTimeoutMs + 500)])
     agent.destroy()
@@ -677,7 +685,7 @@ async function failover (system: System, fault: LeaderFault): Promise<Failover> 
   if (fault === 'kill' && leader.child !== undefined) await exited(leader.child)
   const accepted = probes.filter(probe => probe.ok && probe.sent >= tKill).map(probe => probe.done - tKill)
   const first = probes.filter(probe => probe.ok && probe.sent >= tKill).sort((a, b) => a.done - b.done)[0]
-  if (accepted.length === 0) throw new Error(`${system.label}: no write was accepted within 20 s of killing the leader ${leader.name}; failed probes: ${JSON.stringify(Object.fromEntries(failedProbes))}; first: ${firstFailure}`)
+  if (accepted.length === 0) throw new Error(`${system.label}: no write was accepted within 20 s of ${fault === 'kill' ? 'killing' : 'stopping'} the leader ${leader.name}; failed probes: ${JSON.stringify(Object.fromEntries(failedProbes))}; first: ${firstFailure}`)
   const after = await system.status(survivors[0] as Member)
   const byId = new Map<string, string>()
   for (const member of survivors) byId.set((await system.status(member)).id, member.name)

@@ -21,12 +21,15 @@ test('kill -9 of the leader: a new leader takes writes, the killed node catches 
   }
 
   const leader = await cluster.leaderName('s1')
-  await cluster.node(leader).kill()
   const survivors = ['s1', 's2', 's3'].filter(name => name !== leader)
+  // Whether both survivors follow it at the kill: only a follower of the dead leader acts on its loss.
+  const followed = (await Promise.all(survivors.map(async name => await cluster.leaderName(name)))).every(name => name === leader)
+  await cluster.node(leader).kill()
   const newLeader = await cluster.waitStatus(survivors[0] ?? '', status => status.leader !== null && status.leader.name !== leader)
   t.not(newLeader.leader?.name, leader)
   // Its connections closed and a redial was refused, so a survivor did not wait out an election timeout.
-  t.true(survivors.some(name => cluster.node(name).stderr.includes('leader gone: campaigning early')), 'a survivor campaigned as soon as the leader was gone')
+  if (followed) t.true(survivors.some(name => cluster.node(name).stderr.includes('leader gone: campaigning early')), 'a survivor campaigned as soon as the leader was gone')
+  else t.log('leadership moved just before the kill: the early campaign was not checked')
   for (let i = 20; i < 40; i++) {
     await cluster.client(survivors[i % 2] ?? '').put(`k${i}`, text(`v${i}`))
     acknowledged.set(`k${i}`, `v${i}`)
