@@ -611,7 +611,11 @@ async function load (system: System, idle: System[], targets: Member[], workers:
  * connections); `stop` is SIGSTOP (it hangs with its connections open, as a frozen host or a
  * partition looks to the others), continued once a survivor took a write.
  */
-type LeaderFault = 'kill' | 'stop'
+const leaderFaults = {
+  kill: { signal: 'SIGKILL', label: 'kill -9', doing: 'killing', results: 'failovers' },
+  stop: { signal: 'SIGSTOP', label: 'SIGSTOP', doing: 'stopping', results: 'stops' }
+} as const
+type LeaderFault = keyof typeof leaderFaults
 
 interface Failover {
   readonly firstWriteMs: number
@@ -664,7 +668,7 @@ async function failover (system: System, fault: LeaderFault): Promise<Failover> 
     await sleep(300)
     tKill = now()
     wallKill = Date.now()
-    process.kill(pidOf(leader), fault === 'kill' ? 'SIGKILL' : 'SIGSTOP')
+    process.kill(pidOf(leader), leaderFaults[fault].signal)
     stopped = fault === 'stop'
     const deadline = tKill + 20_000
     while (!probes.some(probe => probe.ok && probe.sent >= tKill) && now() < deadline) await sleep(5)
@@ -685,7 +689,7 @@ async function failover (system: System, fault: LeaderFault): Promise<Failover> 
   if (fault === 'kill' && leader.child !== undefined) await exited(leader.child)
   const accepted = probes.filter(probe => probe.ok && probe.sent >= tKill).map(probe => probe.done - tKill)
   const first = probes.filter(probe => probe.ok && probe.sent >= tKill).sort((a, b) => a.done - b.done)[0]
-  if (accepted.length === 0) throw new Error(`${system.label}: no write was accepted within 20 s of ${fault === 'kill' ? 'killing' : 'stopping'} the leader ${leader.name}; failed probes: ${JSON.stringify(Object.fromEntries(failedProbes))}; first: ${firstFailure}`)
+  if (accepted.length === 0) throw new Error(`${system.label}: no write was accepted within 20 s of ${leaderFaults[fault].doing} the leader ${leader.name}; failed probes: ${JSON.stringify(Object.fromEntries(failedProbes))}; first: ${firstFailure}`)
   const after = await system.status(survivors[0] as Member)
   const byId = new Map<string, string>()
   for (const member of survivors) byId.set((await system.status(member)).id, member.name)
@@ -815,9 +819,9 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
       for (const result of ordered(results, i)) {
         const system = result.system
         const f = await failover(system, fault)
-        result[fault === 'kill' ? 'failovers' : 'stops'].push(f)
+        result[leaderFaults[fault].results].push(f)
         const failed = [...f.failedProbes].map(([kind, count]) => `${count} × ${kind}`).join(', ')
-        log(`${system.label}: ${fault === 'kill' ? 'kill -9' : 'SIGSTOP'} ${i + 1}/${count}: ${f.killed} → first accepted write after ${f.firstWriteMs.toFixed(0)} ms (sent ${f.firstWriteSentMs.toFixed(0)} ms after the signal; "became leader" in the log after ${Number.isNaN(f.electedMs) ? '?' : f.electedMs.toFixed(0)} ms: ${f.newLeader}, term ${f.term}); failed probes sent after the signal: ${failed === '' ? 'none' : failed}`)
+        log(`${system.label}: ${leaderFaults[fault].label} ${i + 1}/${count}: ${f.killed} → first accepted write after ${f.firstWriteMs.toFixed(0)} ms (sent ${f.firstWriteSentMs.toFixed(0)} ms after the signal; "became leader" in the log after ${Number.isNaN(f.electedMs) ? '?' : f.electedMs.toFixed(0)} ms: ${f.newLeader}, term ${f.term}); failed probes sent after the signal: ${failed === '' ? 'none' : failed}`)
       }
     }
   }
@@ -949,7 +953,8 @@ function report (results: SystemResult[], machine: string[]): void {
     out.push(`  CPU used while idle for ${idleSeconds} s, members 1–3: ${result.idleCpu.map(c => `${fmt(c)} s (${fmt(100 * c / idleSeconds, 1)} %)`).join(', ')}`)
     for (const r of result.rows) out.push(`  ${r.name.padEnd(19)} → ${r.endpoints}; ${int(r.writesBefore)} writes before: ${describe(r.result)}`)
     if (result.fill.result !== undefined) out.push(`  fill to ${int(agedWrites)} writes: ${int(result.fill.writes)} reached in ${fmt(result.fill.seconds, 0)} s; last window: ${describe(result.fill.result)}`)
-    for (const [what, list] of [['kill -9', result.failovers], ['SIGSTOP', result.stops]] as const) {
+    for (const { label: what, results } of Object.values(leaderFaults)) {
+      const list = result[results]
       if (list.length === 0) continue
       const times = list.map(f => f.firstWriteMs)
       out.push(`  ${what} → first accepted write, each run (ms): ${times.map(t => t.toFixed(0)).join(', ')}; min ${int(Math.min(...times))}, median ${int(median(times))}, max ${int(Math.max(...times))}`)
