@@ -20,8 +20,10 @@
 //
 // Both clusters run side by side for the whole run; each load row runs on one while the other
 // idles, and rows and kills alternate between the systems, so that other work on a shared machine
-// falls on both alike. After the kills, both stores are filled to --aged-writes acknowledged
-// writes (past galaxy's 100,000 events of watch history) and the main rows are measured again.
+// falls on both alike. Each load row runs --repeats times per system (galaxy and etcd in turn,
+// which one goes first alternating); the table shows the median of the repeats, the details each.
+// After the kills, both stores are filled to --aged-writes acknowledged writes (past galaxy's
+// 100,000 events of watch history) and the main rows are measured again.
 //
 // galaxy: `galaxy up` processes (dist/galaxy, rebuilt with scripts/build.mjs when older than the
 // sources, or --galaxy PATH), puts as `PUT /v1/kv/<key>` `{"value": base64}` with the admin
@@ -29,10 +31,10 @@
 // `POST /v3/kv/put` on its JSON gateway; installed with apt-get when `etcd` is not on PATH. Both
 // use a 100 ms heartbeat, a 1 s election timeout and pre-vote (galaxy also check-quorum).
 //
-// Usage: node --import tsx bench/store-vs-etcd.ts [--seconds 10] [--failovers 5] [--stops 5]
-//          [--aged-writes 120000 (0: skip)] [--fill-seconds 240]
+// Usage: node --import tsx bench/store-vs-etcd.ts [--seconds 10] [--repeats 3] [--failovers 5]
+//          [--stops 5] [--aged-writes 120000 (0: skip)] [--fill-seconds 240]
 //          [--idle-seconds 10] [--connections 9,64] [--clients 64] [--galaxy PATH]
-//          [--systems etcd,galaxy] [--max-minutes 15] [--keep-logs] [--keep-page-cache]
+//          [--systems etcd,galaxy] [--max-minutes 30] [--keep-logs] [--keep-page-cache]
 // Progress goes to stderr, the Markdown result to stdout. Everything it starts is killed and its
 // temp dir removed at the end, on error and on SIGINT/SIGTERM; the whole run aborts after
 // --max-minutes.
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     failovers: { type: 'string', default: '5' },
     stops: { type: 'string', default: '5' },
+    repeats: { type: 'string', default: '3' },
     'idle-seconds': { type: 'string', default: '10' },
     connections: { type: 'string', default: '9,64' },
     clients: { type: 'string', default: '64' },
@@ -58,7 +61,7 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'etcd,galaxy' },
     'aged-writes': { type: 'string', default: '120000' },
     'fill-seconds': { type: 'string', default: '240' },
-    'max-minutes': { type: 'string', default: '15' },
+    'max-minutes': { type: 'string', default: '30' },
     'keep-logs': { type: 'boolean', default: false },
     'keep-page-cache': { type: 'boolean', default: false }
   }
@@ -66,6 +69,7 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds)
 const failovers = Number(values.failovers)
 const stops = Number(values.stops)
+const repeats = Number(values.repeats)
 const idleSeconds = Number(values['idle-seconds'])
 const clients = Number(values.clients)
 const connectionCounts = values.connections.split(',').map(Number)
@@ -73,9 +77,10 @@ const systems = values.systems.split(',').map(name => name.trim()) as Array<'etc
 const maxMinutes = Number(values['max-minutes'])
 const agedWrites = Number(values['aged-writes'])
 const fillSeconds = Number(values['fill-seconds'])
-for (const [flag, value] of Object.entries({ seconds, failovers, stops, idleSeconds, clients, maxMinutes, agedWrites, fillSeconds })) {
+for (const [flag, value] of Object.entries({ seconds, failovers, stops, repeats, idleSeconds, clients, maxMinutes, agedWrites, fillSeconds })) {
   if (!Number.isFinite(value) || value < 0) throw new Error(`--${flag}: not a number`)
 }
+if (repeats < 1 || !Number.isInteger(repeats)) throw new Error('--repeats: a whole number of at least 1')
 
 const valueBytes = 256
 const value = Buffer.from('x'.repeat(valueBytes))
@@ -808,9 +813,14 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
   }
 
   let turn = 0
-  for (const spec of rowSpecs()) {
-    for (const result of ordered(results, turn++)) await runRow(result, others(result), spec)
+  const runRows = async (specs: RowSpec[]): Promise<void> => {
+    for (const spec of specs) {
+      for (let repeat = 0; repeat < repeats; repeat++) {
+        for (const result of ordered(results, turn++)) await runRow(result, others(result), spec)
+      }
+    }
   }
+  await runRows(rowSpecs())
   await sleep(2000)
   for (const result of results) result.loadedRss = result.system.members.map(member => rssKiB(pidOf(member)))
 
@@ -844,9 +854,7 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
       result.fill = { writes: system.writes, seconds: (now() - t0) / 1000, result: last }
       if (system.writes < agedWrites) log(`${system.label}: WARNING: only ${int(system.writes)} writes after ${fillSeconds} s of filling`)
     }
-    for (const spec of agedSpecs()) {
-      for (const result of ordered(results, turn++)) await runRow(result, others(result), spec)
-    }
+    await runRows(agedSpecs())
     await sleep(2000)
     for (const result of results) result.agedRss = result.system.members.map(member => rssKiB(pidOf(member)))
   }
@@ -913,14 +921,17 @@ function report (results: SystemResult[], machine: string[]): void {
   const g = results.find(result => result.system.label === 'galaxy')
   const e = results.find(result => result.system.label === 'etcd')
   const out: string[] = [...machine, '']
-  const line = (label: string, pick: (result: SystemResult) => number, format: (n: number) => string, lowerIsBetter: boolean): void => {
-    const gv = g === undefined ? Number.NaN : pick(g)
-    const ev = e === undefined ? Number.NaN : pick(e)
-    const ratio = gv / ev
+  const line = (label: string, pick: (result: SystemResult) => number | number[], format: (n: number) => string, lowerIsBetter: boolean): void => {
+    const values = (result: SystemResult | undefined): number[] => result === undefined ? [] : [pick(result)].flat()
+    // Several values (a row's repeats): their median, and their range beside it.
+    const cell = (list: number[]): string => list.length > 1 ? `${format(median(list))} (${format(Math.min(...list))}–${format(Math.max(...list))})` : format(list[0] ?? Number.NaN)
+    const gs = values(g)
+    const es = values(e)
+    const ratio = median(gs) / median(es)
     const verdict = !Number.isFinite(ratio) ? '' : Math.abs(ratio - 1) < 0.05 ? 'about the same' : (ratio < 1) === lowerIsBetter ? 'galaxy better' : '**galaxy worse**'
-    out.push(`| ${label} | ${format(gv)} | ${format(ev)} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : 'n/a'} | ${verdict} |`)
+    out.push(`| ${label} | ${cell(gs)} | ${cell(es)} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : 'n/a'} | ${verdict} |`)
   }
-  const stat = (name: string, key: 'opsPerS' | 'p50' | 'p99') => (result: SystemResult): number => result.rows.find(row => row.name === name)?.result[key] ?? Number.NaN
+  const stat = (name: string, key: 'opsPerS' | 'p50' | 'p99') => (result: SystemResult): number[] => result.rows.filter(row => row.name === name).map(row => row.result[key])
   const ms = (n: number): string => Number.isFinite(n) ? `${fmt(n)} ms` : 'n/a'
   const table = (specs: RowSpec[]): void => {
     for (const spec of specs) {
@@ -977,7 +988,7 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
   const os = readFileSync('/etc/os-release', 'utf8').match(/PRETTY_NAME="([^"]+)"/)?.[1] ?? 'linux'
   return [
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${os}; load average at the start ${loadavg().map(l => l.toFixed(2)).join(' ')}`,
-    `Client: node ${process.version}, one process, node:http with keep-alive agents, ${valueBytes}-byte values; ${seconds} s per load row after a warm-up of ${warmupMs / 1000} s and ${warmupPuts.toLocaleString('en-US')} puts (at most ${warmupMaxMs / 1000} s); ${clients} closed-loop clients in the concurrent rows; keys cycle over 1,000 (sequential) and 100,000 (concurrent) keys`,
+    `Client: node ${process.version}, one process, node:http with keep-alive agents, ${valueBytes}-byte values; each load row ${repeats} time${repeats === 1 ? '' : 's'} per system (the table: their median, and their range in brackets), ${seconds} s each after a warm-up of ${warmupMs / 1000} s and ${warmupPuts.toLocaleString('en-US')} puts (at most ${warmupMaxMs / 1000} s); ${clients} closed-loop clients in the concurrent rows; keys cycle over 1,000 (sequential) and 100,000 (concurrent) keys`,
     `galaxy: ${galaxy?.version ?? 'not run'}; repository HEAD ${head}${dirty > 0 ? ` with ${dirty} modified tracked files` : ''}`,
     `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
     `Failover: ${failovers} kills (kill -9) and ${stops} stops (SIGSTOP, then SIGCONT once a survivor took a write) of the leader per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; a killed member restarts on its data dir, and either catches up before the next`,
