@@ -9,7 +9,8 @@ export class GalaxyError extends Error {
   constructor (code: string, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
-    this.name = new.target.name
+    // In the executable's bundle a class that refers to itself is named `_Name` (scripts/build.mjs).
+    this.name = new.target.name.replace(/^_/, '')
   }
 }
 

@@ -28,6 +28,15 @@ test('a GalaxyError keeps its stable code, its class name and its cause', t => {
   t.is(new GalaxyError('ERR_STORAGE', 'x').name, 'GalaxyError')
 })
 
+test('a GalaxyError is named as in the source when the bundle calls its class _Name', t => {
+  // esbuild names a class that refers to itself this way in the executable (scripts/build.mjs).
+  class _StoreError extends GalaxyError {
+    static readonly code = 'ERR_STORE'
+    constructor (message: string) { super(_StoreError.code, message) }
+  }
+  t.is(new _StoreError('x').name, 'StoreError')
+})
+
 test('describeError reads a chain of causes as one line without repeats', t => {
   const root = new Error('ENOSPC: no space left on device\n    at write')
   const middle = new Error('writing raft log', { cause: root })
