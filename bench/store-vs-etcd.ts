@@ -20,7 +20,8 @@
 //
 // Both clusters run side by side for the whole run; each load row runs on one while the other
 // idles, and rows and kills alternate between the systems, so that other work on a shared machine
-// falls on both alike. Each load row runs --repeats times per system (galaxy and etcd in turn,
+// falls on both alike; before a row, the idle system settles after its own last load (see
+// `settleAfterLoadMs`). Each load row runs --repeats times per system (galaxy and etcd in turn,
 // which one goes first alternating); the table shows the median of the repeats, the details each.
 // After the kills, both stores are filled to --aged-writes acknowledged writes (past galaxy's
 // 100,000 events of watch history) and the main rows are measured again.
@@ -34,7 +35,7 @@
 // Usage: node --import tsx bench/store-vs-etcd.ts [--seconds 10] [--repeats 3] [--failovers 5]
 //          [--stops 5] [--aged-writes 120000 (0: skip)] [--fill-seconds 240]
 //          [--idle-seconds 10] [--connections 9,64] [--clients 64] [--galaxy PATH]
-//          [--systems etcd,galaxy] [--max-minutes 30] [--keep-logs] [--keep-page-cache]
+//          [--systems etcd,galaxy] [--max-minutes 45] [--keep-logs] [--keep-page-cache]
 // Progress goes to stderr, the Markdown result to stdout. Everything it starts is killed and its
 // temp dir removed at the end, on error and on SIGINT/SIGTERM; the whole run aborts after
 // --max-minutes.
@@ -61,7 +62,7 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'etcd,galaxy' },
     'aged-writes': { type: 'string', default: '120000' },
     'fill-seconds': { type: 'string', default: '240' },
-    'max-minutes': { type: 'string', default: '30' },
+    'max-minutes': { type: 'string', default: '45' },
     'keep-logs': { type: 'boolean', default: false },
     'keep-page-cache': { type: 'boolean', default: false }
   }
@@ -95,6 +96,17 @@ const valueBase64 = value.toString('base64')
 const warmupPuts = 5000
 const warmupMs = 3000
 const warmupMaxMs = 15_000
+/**
+ * Before a load row, the systems idling through it settle: `settleAfterLoadMs` after their own
+ * last load, then until their members together use less than `settledCpuShare` of a core over
+ * `settleWindowMs`, for at most `settleMaxMs`. A system's work after a load (galaxy gives memory
+ * back a few seconds after it goes idle: one garbage collection of its whole heap, up to a CPU-second
+ * after the loaded rows) would otherwise fall into the other's measured window.
+ */
+const settleAfterLoadMs = 8000
+const settleWindowMs = 1000
+const settledCpuShare = 0.2
+const settleMaxMs = 30_000
 const probeEveryMs = 10
 const probeTimeoutMs = 1500
 const loadTimeoutMs = 10_000
@@ -547,6 +559,24 @@ interface LoadResult {
   readonly cpu: { readonly members: number[], readonly client: number, readonly idleCluster: number, readonly others: number, readonly windowS: number }
 }
 
+/** When each system's last load (a row, or a window of filling) ended. */
+const lastLoadEnded = new Map<System, number>()
+
+/** Waits for the systems in `idle` to settle (see `settleAfterLoadMs`); returns how long it took, in ms. */
+async function settle (idle: System[]): Promise<number> {
+  const t0 = now()
+  for (const other of idle) await sleep((lastLoadEnded.get(other) ?? 0) + settleAfterLoadMs - now())
+  const pids = idle.flatMap(other => other.members.map(pidOf))
+  const used = (): number => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+  while (now() - t0 < settleMaxMs) {
+    const before = used()
+    await sleep(settleWindowMs)
+    if ((used() - before) * 1000 / settleWindowMs < settledCpuShare) return now() - t0
+  }
+  log(`warning: ${idle.map(other => other.label).join(', ')} still busy after ${settleMaxMs / 1000} s of waiting; measuring anyway`)
+  return now() - t0
+}
+
 const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
 
 /**
@@ -555,6 +585,8 @@ const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(so
  * (`warmupMs`, `warmupPuts`) that is not counted.
  */
 async function load (system: System, idle: System[], targets: Member[], workers: number, connectionsPerTarget: number, keySpace: number, keyPrefix: string, windowSeconds = seconds): Promise<LoadResult> {
+  const settledMs = await settle(idle)
+  if (settledMs > settleAfterLoadMs + 2 * settleWindowMs) log(`${idle.map(other => other.label).join(', ')} settled after ${(settledMs / 1000).toFixed(1)} s`)
   const agent = new Agent({ keepAlive: true, maxSockets: connectionsPerTarget })
   try {
     // Warm-up: open the connections and let both sides reach steady state.
@@ -606,6 +638,7 @@ async function load (system: System, idle: System[], targets: Member[], workers:
     return { ops: sorted.length, opsPerS: sorted.length / windowS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, errors, firstError, cpu: { members, client, idleCluster, others, windowS } }
   } finally {
     agent.destroy()
+    lastLoadEnded.set(system, now())
   }
 }
 
@@ -992,7 +1025,7 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
     `galaxy: ${galaxy?.version ?? 'not run'}; repository HEAD ${head}${dirty > 0 ? ` with ${dirty} modified tracked files` : ''}`,
     `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
     `Failover: ${failovers} kills (kill -9) and ${stops} stops (SIGSTOP, then SIGCONT once a survivor took a write) of the leader per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; a killed member restarts on its data dir, and either catches up before the next`,
-    'Both clusters run side by side for the whole run (the one not being measured idles); rows and kills alternate between them. Clients, members and any other work on the machine share the same cores.',
+    `Both clusters run side by side for the whole run (the one not being measured idles); rows and kills alternate between them. Before a row the idle cluster settles: ${settleAfterLoadMs / 1000} s after its own last load, then until its members use less than ${settledCpuShare} of a core together (at most ${settleMaxMs / 1000} s). Clients, members and any other work on the machine share the same cores.`,
     `Order: idle → load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → the aged rows` : 'done'}`
   ]
 }
