@@ -9,6 +9,13 @@ export const idleMemoryLimits = {
   idleCpuShare: 0.1,
   /** Idle checks in a row before memory is given back (once per idle spell). */
   idleChecks: 2,
+  /**
+   * The same once the process has been busy since it last gave memory back: a node that was busy
+   * a moment ago is likely to be busy again soon, and the collection makes its next busy spell
+   * pay to grow the heap back (on a leader taking 9 connections of puts 20 s after a reduction:
+   * about 10 % fewer puts and p99 63–97 ms, against 46–58 ms without it).
+   */
+  idleChecksAfterBusy: 30,
   /** Growth of V8's memory since the last reduction that earns another without a busy check. */
   regrowthBytes: 4 << 20,
   /** The least time between two reductions earned by growth alone (each costs tens of ms of CPU). */
@@ -33,7 +40,8 @@ export interface IdleMemoryProbe {
  * 28 % of a loaded leader's CPU, and it served about 11 % fewer puts — but it never shrinks it for
  * an idle process that Node gives no idle notifications to. After two quiet checks in a row this
  * runs one memory-reducing collection (tens of milliseconds on an idle heap), then not again until
- * the process has been busy, or V8's memory has grown by `regrowthBytes` again (at most every
+ * the process has been busy and quiet again for a minute (`idleChecksAfterBusy`), or V8's memory
+ * has grown by `regrowthBytes` again (at most every
  * `regrowthIntervalMs`: an idle node's heartbeats grow it a little all the time). Work too light to
  * count as busy can still grow it by megabytes: a first seed that went quiet before the other
  * seeds joined it stayed 6 MiB larger than they did, which the growth rule gives back.
@@ -44,6 +52,9 @@ export class IdleMemoryReducer {
   private lastNowMs: number
   private idleChecks = 0
   private reduced = false
+  /** Whether the process was busy since it last gave memory back (not before the first time). */
+  private busySinceReduced = false
+  private everReduced = false
   private heldAfterReduce = 0
   private reducedAtMs = 0
 
@@ -72,14 +83,18 @@ export class IdleMemoryReducer {
     if (share >= idleMemoryLimits.idleCpuShare) {
       this.idleChecks = 0
       this.reduced = false
+      this.busySinceReduced = this.everReduced
       return false
     }
     // Work too light to count as busy (a node joining, a few writes) may still grow the heap again.
     if (this.reduced && nowMs - this.reducedAtMs >= idleMemoryLimits.regrowthIntervalMs &&
       this.probe.heldBytes() >= this.heldAfterReduce + idleMemoryLimits.regrowthBytes) this.reduced = false
-    if (++this.idleChecks < idleMemoryLimits.idleChecks || this.reduced) return false
+    const needed = this.busySinceReduced ? idleMemoryLimits.idleChecksAfterBusy : idleMemoryLimits.idleChecks
+    if (++this.idleChecks < needed || this.reduced) return false
     this.probe.reduce()
     this.reduced = true
+    this.everReduced = true
+    this.busySinceReduced = false
     this.heldAfterReduce = this.probe.heldBytes()
     this.reducedAtMs = nowMs
     // The collection's own CPU is not the process being busy.

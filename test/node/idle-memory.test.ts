@@ -38,11 +38,28 @@ test('memory is given back once per idle spell, after enough quiet checks, and a
   }
   tick(state, busy)
   t.false(reducer.check())
-  for (let i = 0; i < idleMemoryLimits.idleChecks; i++) {
+  // Busy since the last reduction: the next waits for the longer quiet spell.
+  for (let i = 1; i < idleMemoryLimits.idleChecksAfterBusy; i++) {
     tick(state, quiet)
+    t.false(reducer.check())
+  }
+  tick(state, quiet)
+  t.true(reducer.check())
+  t.is(state.reductions, 2)
+})
+
+test('a process busy before it first gave memory back (starting up) gives it back after the short spell', t => {
+  const state = fakeProbe()
+  const reducer = new IdleMemoryReducer(state.probe)
+  for (let i = 0; i < 3; i++) {
+    tick(state, 1)
     reducer.check()
   }
-  t.is(state.reductions, 2)
+  for (let i = 0; i < idleMemoryLimits.idleChecks; i++) {
+    tick(state, 0)
+    reducer.check()
+  }
+  t.is(state.reductions, 1)
 })
 
 test('a busy check in the middle of a quiet spell starts the count again', t => {
