@@ -155,7 +155,7 @@ export class RaftDriver {
         if (ready.softState !== undefined) app.softState(ready.softState)
         if (ready.snapshot !== undefined) app.applySnapshot(ready.snapshot)
         if (ready.committedEntries.length > 0) {
-          let conf = this.node.status().conf
+          let conf = this.node.confState()
           for (const entry of ready.committedEntries) if (entry.type === 'confChange') conf = this.node.applyConfChange(entry)
           app.applyEntries(ready.committedEntries, conf)
         }

@@ -154,6 +154,11 @@ export class RawNode {
     }
   }
 
+  /** The membership in force (cheap, unlike `status`). */
+  confState (): ConfState {
+    return this.raft.tracker.confState()
+  }
+
   hasReady (): boolean {
     const r = this.raft
     return r.broadcastPending ||

@@ -11,10 +11,12 @@ export type VoteResult = 'won' | 'lost' | 'pending'
  * receive the log but neither vote nor count toward commit.
  */
 export class ProgressTracker {
-  voters: Set<NodeId>
-  learners: Set<NodeId>
+  readonly voters: Set<NodeId>
+  readonly learners: Set<NodeId>
   readonly progress = new Map<NodeId, Progress>()
   private readonly votes = new Map<NodeId, boolean>()
+  /** `confState()` and `members()` as of the last change (asked for on every append and commit). */
+  private conf: { readonly state: ConfState, readonly members: readonly NodeId[] } | undefined
 
   constructor (conf: ConfState, private readonly maxInflight: number, private readonly maxInflightBytes: number) {
     this.voters = new Set(conf.voters)
@@ -23,7 +25,7 @@ export class ProgressTracker {
   }
 
   confState (): ConfState {
-    return { voters: [...this.voters].sort(), learners: [...this.learners].sort() }
+    return this.sortedConf().state
   }
 
   isVoter (id: NodeId): boolean {
@@ -31,8 +33,16 @@ export class ProgressTracker {
   }
 
   /** Every member, voters first, each list sorted so that iteration order is deterministic. */
-  members (): NodeId[] {
-    return [...[...this.voters].sort(), ...[...this.learners].sort()]
+  members (): readonly NodeId[] {
+    return this.sortedConf().members
+  }
+
+  private sortedConf (): { readonly state: ConfState, readonly members: readonly NodeId[] } {
+    if (this.conf === undefined) {
+      const state = { voters: [...this.voters].sort(), learners: [...this.learners].sort() }
+      this.conf = { state, members: [...state.voters, ...state.learners] }
+    }
+    return this.conf
   }
 
   /** Gives every member a fresh progress as a new leader sees it: nothing known to match, next after our last entry. */
@@ -57,7 +67,16 @@ export class ProgressTracker {
    * commit up to it (subject to the current-term rule).
    */
   committedIndex (): number {
-    const matches = [...this.voters].map(id => this.progress.get(id)?.match ?? 0).sort((a, b) => b - a)
+    // Sorted by insertion, largest first: asked after every acknowledgement, and `Array#sort`
+    // allocated more than the rest of it.
+    const matches: number[] = []
+    for (const id of this.voters) {
+      const match = this.progress.get(id)?.match ?? 0
+      let i = matches.length
+      matches.push(match)
+      for (; i > 0 && (matches[i - 1] as number) < match; i--) matches[i] = matches[i - 1] as number
+      matches[i] = match
+    }
     if (matches.length === 0) return 0
     return matches[Math.floor(matches.length / 2)] as number
   }
@@ -101,6 +120,7 @@ export class ProgressTracker {
    */
   applyChange (change: ConfChange, lastIndex: number): void {
     const { node } = change
+    this.conf = undefined
     switch (change.type) {
       case 'addLearner':
         if (this.voters.has(node) || this.learners.has(node)) return

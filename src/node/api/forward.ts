@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NodeId } from '../../lib/ids.js'
+import { LazyAbort } from '../../lib/lazy-abort.js'
 import type { Logger } from '../../lib/logger.js'
 import { galaxy } from '../../proto/gen/api.js'
 import type { Host } from '../net/host.js'
@@ -41,8 +42,8 @@ export async function serveForwarded (host: Host, handle: (call: ApiCall) => Pro
 
 async function serveOne (stream: Stream, handle: (call: ApiCall) => Promise<ApiReply>, counters: ForwardCounters, logger: Logger): Promise<void> {
   const lp = lpStream(stream, { maxDataLength: forwardLimits.maxFrameBytes })
-  const controller = new AbortController()
-  stream.addEventListener('close', () => { controller.abort() })
+  const gone = new LazyAbort()
+  stream.addEventListener('close', () => { gone.abort() })
   try {
     let request: galaxy.ApiRequest
     try {
@@ -53,14 +54,14 @@ async function serveOne (stream: Stream, handle: (call: ApiCall) => Promise<ApiR
       return
     }
     const url = new URL(request.path, 'http://galaxy')
-    const reply = await handle({ method: request.method, path: url.pathname, query: url.searchParams, body: request.body, internal: true, hops: request.hops, signal: controller.signal })
+    const reply = await handle({ method: request.method, path: url.pathname, query: url.searchParams, body: request.body, internal: true, hops: request.hops, get signal () { return gone.signal } })
     counters.served++
     if ('body' in reply) {
       await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, body: reply.body }).finish())
     } else {
       await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, streamed: true }).finish())
       for await (const chunk of reply.stream) {
-        if (controller.signal.aborted) break
+        if (gone.aborted) break
         await lp.write(galaxy.ApiResponse.encode({ body: chunk }).finish())
       }
     }

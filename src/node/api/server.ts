@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { HostPort } from '../../lib/host-port.js'
+import { LazyAbort } from '../../lib/lazy-abort.js'
 import type { Logger } from '../../lib/logger.js'
 import type { ApiCall, ApiReply } from './call.js'
 import { errorReply, ApiFailure } from './router.js'
@@ -34,10 +35,10 @@ export async function startApiServer (init: { listen: HostPort, token: string, h
 }
 
 async function serve (request: IncomingMessage, response: ServerResponse, expected: Buffer, handle: (call: ApiCall) => Promise<ApiReply>): Promise<void> {
-  const controller = new AbortController()
+  const gone = new LazyAbort()
   // The caller went away before the whole reply was sent: whatever serves it stops. (Aborting
   // after every reply cost each request an AbortError and its stack trace.)
-  response.on('close', () => { if (!response.writableFinished) controller.abort() })
+  response.on('close', () => { if (!response.writableFinished) gone.abort() })
   const presented = Buffer.from(request.headers.authorization ?? '')
   let reply: ApiReply
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
@@ -49,7 +50,7 @@ async function serve (request: IncomingMessage, response: ServerResponse, expect
       reply = errorReply(new ApiFailure('ERR_LIMIT', `the request body is larger than ${maxRequestBodyBytes} bytes`))
     } else {
       const url = new URL(request.url ?? '/', 'http://galaxy')
-      reply = await handle({ method: request.method ?? 'GET', path: url.pathname, query: url.searchParams, body, internal: false, hops: 0, signal: controller.signal })
+      reply = await handle({ method: request.method ?? 'GET', path: url.pathname, query: url.searchParams, body, internal: false, hops: 0, get signal () { return gone.signal } })
     }
   }
   response.statusCode = reply.status
@@ -62,7 +63,7 @@ async function serve (request: IncomingMessage, response: ServerResponse, expect
   response.flushHeaders()
   try {
     for await (const chunk of reply.stream) {
-      if (controller.signal.aborted) break
+      if (gone.aborted) break
       if (!response.write(chunk)) {
         // A client that goes away with a full buffer never drains: stop on close as well.
         await new Promise<void>(resolve => {
