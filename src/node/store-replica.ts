@@ -87,7 +87,7 @@ export class StoreReplica implements RaftApplication {
   private snapshotIndex: number
   private snapshotting = false
   /** This member's snapshot phase for the membership it was worked out for (checked on every apply). */
-  private phase: { readonly conf: ConfState, readonly every: number, readonly phase: number } | undefined
+  private phase: { readonly conf: ConfState, readonly phase: number } | undefined
   private driver: RaftDriver | undefined
   private leaseTimer: NodeJS.Timeout | undefined
 
@@ -353,7 +353,7 @@ export class StoreReplica implements RaftApplication {
 
   private maybeSnapshot (): void {
     const every = this.init.snapshotEveryEntries ?? replicaLimits.snapshotEveryEntries
-    if (this.phase?.conf !== this.confState || this.phase.every !== every) this.phase = { conf: this.confState, every, phase: snapshotPhase(this.init.id, this.confState, every) }
+    if (this.phase?.conf !== this.confState) this.phase = { conf: this.confState, phase: snapshotPhase(this.init.id, this.confState, every) }
     if (this.snapshotting || !snapshotDue(this.appliedIndex, this.snapshotIndex, every, this.phase.phase)) return
     this.snapshotting = true
     const index = this.appliedIndex
