@@ -24,13 +24,20 @@ const outDir = resolve(root, flags.out)
 const seaBaseDir = join(root, 'scripts', 'sea-base')
 const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 /**
- * The Node options the executable always runs with (its SEA `execArgv`); none today. (Capping the
- * young generation with --max-semi-space-size=1 saved an idle node about 13 MiB, but garbage
- * collection then took 28 % of a loaded leader's CPU and it served about 11 % fewer puts; a running
- * node gives that memory back when it goes idle instead, src/node/idle-memory.ts.) V8 refuses a
- * code cache made under other flags, so both caches are made under these.
+ * The Node options the executable always runs with (its SEA `execArgv`). V8 sizes a small heap's
+ * old generation from what survived the last full collection (about 1.5 times it), so a fresh
+ * node under load, with some 35 MiB alive, ran a full collection every 1–1.5 s, and its requests
+ * stalled through each (9 connections of puts over a fresh 3-member cluster: p99 73–102 ms,
+ * 1,400–1,800 puts/s). With the old generation let grow to 128 MiB before it is collected, it
+ * collects every 10–12 s: p99 66–78 ms and 1,770–1,810 puts/s; to the leader alone, p99 49–51
+ * against 64–69 ms. A bigger heap's own limit is above it, so the flag changes nothing once the
+ * store holds more. Every process then holds its garbage longer: each gives it back when it goes
+ * idle (src/node/idle-memory.ts, started for every command). (Capping the young generation with
+ * --max-semi-space-size=1 saved an idle node about 13 MiB, but garbage collection then took 28 %
+ * of a loaded leader's CPU and it served about 11 % fewer puts.) V8 refuses a code cache made
+ * under other flags, so both caches are made under these.
  */
-const seaExecArgv = []
+const seaExecArgv = ['--initial-old-space-size=128']
 
 const started = Date.now()
 mkdirSync(outDir, { recursive: true })

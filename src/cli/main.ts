@@ -3,6 +3,10 @@
 // path of its own that loads only the AppWorker's code. Both paths are dynamic imports, which the
 // bundle (esbuild, CommonJS) turns into modules evaluated on first import, so neither evaluates the
 // other's modules: an AppWorker never runs clipanion, the commands, libp2p, raft or the store.
+import { giveMemoryBackWhenIdle } from '../node/idle-memory.js'
+
+// Whatever the command, the process gives its memory back when it goes quiet (idle-memory.ts).
+giveMemoryBackWhenIdle()
 const argv = process.argv.slice(2)
 if (argv[0] !== 'appworker') {
   // A reader that went away (`galaxy job list | head -1`) ends the command quietly, as it ends

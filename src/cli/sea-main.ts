@@ -1,3 +1,4 @@
+import { giveMemoryBackWhenIdle } from '../node/idle-memory.js'
 import { runCliAsset } from './cli-asset.js'
 
 // The single executable's main script, built alone (scripts/build.mjs): `galaxy appworker`, the
@@ -7,6 +8,8 @@ import { runCliAsset } from './cli-asset.js'
 // dynamic import, so the bundle evaluates it only in an AppWorker.
 const argv = process.argv.slice(2)
 if (argv[0] === 'appworker') {
+  // (The command line's own entry, main.ts, starts it for every other command.)
+  giveMemoryBackWhenIdle()
   void import('./appworker-command.js')
     .then(async ({ runAppWorkerCommand }) => await runAppWorkerCommand(argv.slice(1), process.env, process.stderr))
     .then(code => { process.exitCode = code })

@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import type { LogLevel } from '../lib/logger.js'
 import { createLogger } from '../runtime/logger.js'
 import { ClusterNode, type ClusterNodeOptions } from './cluster-node.js'
-import { IdleMemoryReducer } from './idle-memory.js'
 
 /** `galaxy up` after its flags are checked. */
 export interface RunNodeOptions extends Omit<ClusterNodeOptions, 'logger' | 'dataDir'> {
@@ -35,8 +34,6 @@ export async function runNode (options: RunNodeOptions): Promise<number> {
     throw error
   }
   options.onStarted(node, dataDir)
-  const idleMemory = new IdleMemoryReducer()
-  idleMemory.start()
   const reason = await Promise.race([
     new Promise<NodeJS.Signals>(resolve => {
       process.once('SIGTERM', resolve)
@@ -46,7 +43,6 @@ export async function runNode (options: RunNodeOptions): Promise<number> {
   ])
   if (reason instanceof Error) logger.error('replication failed; stopping so that a supervisor restarts the node', { error: reason.message })
   else logger.info('stopping', { signal: reason })
-  idleMemory.stop()
   await node.stop({ disposable: temporary })
   if (temporary) await rm(dataDir, { recursive: true, force: true })
   logger.info('stopped')
