@@ -24,20 +24,21 @@ const outDir = resolve(root, flags.out)
 const seaBaseDir = join(root, 'scripts', 'sea-base')
 const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 /**
- * The Node options the executable always runs with (its SEA `execArgv`). V8 sizes a small heap's
- * old generation from what survived the last full collection (about 1.5 times it), so a fresh
- * node under load, with some 35 MiB alive, ran a full collection every 1–1.5 s, and its requests
- * stalled through each (9 connections of puts over a fresh 3-member cluster: p99 73–102 ms,
- * 1,400–1,800 puts/s). With the old generation let grow to 128 MiB before it is collected, it
- * collects every 10–12 s: p99 66–78 ms and 1,770–1,810 puts/s; to the leader alone, p99 49–51
- * against 64–69 ms. A bigger heap's own limit is above it, so the flag changes nothing once the
- * store holds more. Every process then holds its garbage longer: each gives it back when it goes
- * idle (src/node/idle-memory.ts, started for every command). (Capping the young generation with
- * --max-semi-space-size=1 saved an idle node about 13 MiB, but garbage collection then took 28 %
- * of a loaded leader's CPU and it served about 11 % fewer puts.) V8 refuses a code cache made
- * under other flags, so both caches are made under these.
+ * The Node options the executable always runs with (its SEA `execArgv`). V8 sets a small heap's
+ * old-generation limit at about 1.5 times what survived the last full collection, so a node under
+ * load ran a full collection every 1–1.5 s fresh (about 35 MiB alive) and every 2–5 s with 100,000
+ * keys stored (about 85 MiB), and the requests in flight stalled through each. Held at 256 MiB
+ * until the heap outgrows it, 9 connections of puts over 3 members, two fresh clusters filled with
+ * about 170,000 puts each: p99 61–63 ms and 4,350–4,510 puts/s while filling, against 70–76 ms and
+ * 3,920–4,120 with 128 MiB, and 55–64 ms with 384 MiB; the loaded leader's RSS 557–568 MiB, 478–482
+ * and 593. (Without the flag, fresh clusters had p99 77–80 ms against 66–69 with 128 MiB.) Every
+ * process then holds its garbage longer: each gives it back when it goes idle
+ * (src/node/idle-memory.ts, started for every command). (Capping the young generation with
+ * --max-semi-space-size=1 saved an idle node about 13 MiB, but garbage collection then took 28 % of
+ * a loaded leader's CPU and it served about 11 % fewer puts.) V8 refuses a code cache made under
+ * other flags, so both caches are made under these.
  */
-const seaExecArgv = ['--initial-old-space-size=128']
+const seaExecArgv = ['--initial-old-space-size=256']
 
 const started = Date.now()
 mkdirSync(outDir, { recursive: true })

@@ -39,7 +39,7 @@ export interface IdleMemoryProbe {
  * semi-space) under allocation, which a busy node needs — with 1 MiB ones garbage collection took
  * 28 % of a loaded leader's CPU, and it served about 11 % fewer puts — but it never shrinks it for
  * an idle process that Node gives no idle notifications to; and the executable lets the old
- * generation reach 128 MiB before its first full collection (scripts/build.mjs), which a process
+ * generation reach 256 MiB before its first full collection (scripts/build.mjs), which a process
  * that allocates a little all the time would otherwise only reach after hours. After two quiet checks in a row this
  * runs one memory-reducing collection (tens of milliseconds on an idle heap), then not again until
  * the process has been busy and quiet again for a minute (`idleChecksAfterBusy`), or V8's memory
