@@ -28,8 +28,11 @@ export interface IdleMemoryProbe {
   readonly cpuMs: () => number
   /** Milliseconds on a monotonic clock. */
   readonly nowMs: () => number
-  /** Gives memory back: a garbage collection that also shrinks the young generation. */
-  readonly reduce: () => void
+  /**
+   * Gives memory back: `shrink` is a thorough collection that also shrinks the young generation;
+   * `collect`, one full collection, frees the garbage that light work made since.
+   */
+  readonly reduce: (kind: 'shrink' | 'collect') => void
   /** Bytes V8 holds now: its heap and the memory outside it that it accounts (buffers). */
   readonly heldBytes: () => number
 }
@@ -89,11 +92,14 @@ export class IdleMemoryReducer {
       return false
     }
     // Work too light to count as busy (a node joining, a few writes) may still grow the heap again.
-    if (this.reduced && nowMs - this.reducedAtMs >= idleMemoryLimits.regrowthIntervalMs &&
-      this.probe.heldBytes() >= this.heldAfterReduce + idleMemoryLimits.regrowthBytes) this.reduced = false
+    // Its garbage needs one full collection, not the thorough one (several in a row) that ends an
+    // idle spell: with the executable's old-generation limit, light work grows the heap all the time.
+    const regrown = this.reduced && nowMs - this.reducedAtMs >= idleMemoryLimits.regrowthIntervalMs &&
+      this.probe.heldBytes() >= this.heldAfterReduce + idleMemoryLimits.regrowthBytes
+    if (regrown) this.reduced = false
     const needed = this.busySinceReduced ? idleMemoryLimits.idleChecksAfterBusy : idleMemoryLimits.idleChecks
     if (++this.idleChecks < needed || this.reduced) return false
-    this.probe.reduce()
+    this.probe.reduce(regrown ? 'collect' : 'shrink')
     this.reduced = true
     this.everReduced = true
     this.busySinceReduced = false
@@ -123,14 +129,14 @@ export function processProbe (): IdleMemoryProbe {
       const memory = process.memoryUsage()
       return memory.heapTotal + memory.external
     },
-    reduce: () => {
+    reduce: kind => {
       if (collect === undefined) {
         // gc() is only given to contexts made after the flag is set; the main context stays as it was.
         setFlagsFromString('--expose-gc')
         collect = runInNewContext('gc') as (options: object) => void
       }
       // "last-resort" is V8's memory-reducing flavour: it also shrinks the young generation.
-      collect({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+      collect(kind === 'shrink' ? { type: 'major', execution: 'sync', flavor: 'last-resort' } : { type: 'major', execution: 'sync' })
     }
   }
 }

@@ -2,13 +2,14 @@ import test from 'ava'
 import { IdleMemoryReducer, idleMemoryLimits, processProbe } from '../../src/node/idle-memory.js'
 
 /** A probe whose CPU and clock the test moves, counting reductions. */
-function fakeProbe (): { cpu: number, now: number, held: number, reductions: number, probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
+function fakeProbe (): { cpu: number, now: number, held: number, reductions: number, kinds: string[], probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
   const state = {
     cpu: 0,
     now: 0,
     held: 16,
     reductions: 0,
-    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, heldBytes: () => state.held, reduce: () => { state.reductions++; state.cpu += 50; state.held = 1 } }
+    kinds: [] as string[],
+    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, heldBytes: () => state.held, reduce: (kind: string) => { state.reductions++; state.kinds.push(kind); state.cpu += 50; state.held = 1 } }
   }
   return state
 }
@@ -77,7 +78,8 @@ test('a busy check in the middle of a quiet spell starts the count again', t => 
 })
 
 test('the real reduction runs on this Node (the executable\'s Node shrinks the young generation with it: test/smoke)', t => {
-  t.notThrows(() => { processProbe().reduce() })
+  t.notThrows(() => { processProbe().reduce('shrink') })
+  t.notThrows(() => { processProbe().reduce('collect') })
 })
 
 test('light work that grows V8\'s memory again earns another reduction without a busy check', t => {
@@ -98,6 +100,7 @@ test('light work that grows V8\'s memory again earns another reduction without a
     reducer.check()
   }
   t.is(state.reductions, 2)
+  t.deepEqual(state.kinds, ['shrink', 'collect'], 'the growth is collected, not shrunk again')
   state.held = 2
   for (let i = 0; i < 2 * idleMemoryLimits.regrowthIntervalMs / idleMemoryLimits.checkEveryMs; i++) {
     tick(state, 0)
