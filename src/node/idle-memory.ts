@@ -43,12 +43,12 @@ export interface IdleMemoryProbe {
  * 28 % of a loaded leader's CPU, and it served about 11 % fewer puts — but it never shrinks it for
  * an idle process that Node gives no idle notifications to; and the executable lets the old
  * generation reach 256 MiB before its first full collection (scripts/build.mjs), which a process
- * that allocates a little all the time would otherwise only reach after hours. After two quiet checks in a row this
- * runs one memory-reducing collection (tens of milliseconds on an idle heap), then not again until
- * the process has been busy and quiet again for a minute (`idleChecksAfterBusy`), or V8's memory
- * has grown by `regrowthBytes` again (at most every
- * `regrowthIntervalMs`: an idle node's heartbeats grow it a little all the time). Work too light to
- * count as busy can still grow it by megabytes: a first seed that went quiet before the other
+ * that allocates a little all the time would otherwise only reach after hours. After two quiet
+ * checks in a row this runs one memory-reducing collection (tens of milliseconds on an idle heap),
+ * then not again until the process has been busy and quiet again for a minute
+ * (`idleChecksAfterBusy`), or V8's memory has grown by `regrowthBytes` again (one full collection
+ * then, at most every `regrowthIntervalMs`: an idle node's heartbeats grow it a little all the
+ * time). Work too light to count as busy can still grow it by megabytes: a first seed that went quiet before the other
  * seeds joined it stayed 6 MiB larger than they did, which the growth rule gives back.
  */
 export class IdleMemoryReducer {
