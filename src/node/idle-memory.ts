@@ -52,7 +52,6 @@ export interface IdleMemoryProbe {
  * seeds joined it stayed 6 MiB larger than they did, which the growth rule gives back.
  */
 export class IdleMemoryReducer {
-  private timer: NodeJS.Timeout | undefined
   private lastCpuMs: number
   private lastNowMs: number
   private idleChecks = 0
@@ -68,14 +67,9 @@ export class IdleMemoryReducer {
     this.lastNowMs = probe.nowMs()
   }
 
+  /** Checks for as long as the process runs (the timer does not keep it alive). */
   start (): void {
-    this.timer = setInterval(() => { this.check() }, idleMemoryLimits.checkEveryMs)
-    this.timer.unref()
-  }
-
-  stop (): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
-    this.timer = undefined
+    setInterval(() => { this.check() }, idleMemoryLimits.checkEveryMs).unref()
   }
 
   /** One look at the CPU used since the last; reduces when idle long enough. True when it reduced. */
