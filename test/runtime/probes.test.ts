@@ -1,27 +1,53 @@
 // Health probes against real sockets and real shells. Every command probe carries a marker in its
 // environment, so the test finds the processes it started in /proc and checks that none is left.
-import { readdir, readFile } from 'node:fs/promises'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import test, { type ExecutionContext } from 'ava'
 import { maxReasonLineChars, probeCommand, probeTcp, type ProbeResult } from '../../src/runtime/health/probes.js'
 import { killQuietly } from '../../src/runtime/process/kill-quietly.js'
-import { isSameProcess, processIdentity, type ProcessIdentity } from '../../src/runtime/process/proc-stat.js'
+import { isSameProcess, parseProcStat, type ProcessIdentity } from '../../src/runtime/process/proc-stat.js'
 import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const markerVariable = 'GALAXY_PROBE_TEST'
 let sequence = 0
 
-/** The live processes whose environment holds the marker `value` (a zombie's environment reads empty). */
-async function markedPids (value: string): Promise<number[]> {
+/**
+ * The live processes whose environment holds the marker `value` (a zombie's environment reads
+ * empty). Read synchronously: a scan must take far less than a probe's 300 ms, also on a busy
+ * machine with hundreds of processes, where one thread-pool round trip per process did not.
+ */
+function markedPids (value: string): number[] {
   const wanted = `${markerVariable}=${value}`
   const pids: number[] = []
-  for (const name of await readdir('/proc')) {
+  for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
-    const environ = await readFile(`/proc/${name}/environ`, 'latin1').catch(() => '')
-    if (environ.split('\0').includes(wanted)) pids.push(Number(name))
+    if (environOf(name).split('\0').includes(wanted)) pids.push(Number(name))
   }
   return pids
+}
+
+function environOf (pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1')
+  } catch {
+    return ''
+  }
+}
+
+/**
+ * `processIdentity`, read at once: found by a scan, a probe's process is read in the same turn,
+ * before the probe's timeout can kill it (on a busy machine an asynchronous read came too late).
+ */
+function identityNow (pid: number): ProcessIdentity | undefined {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return undefined
+  }
+  const stat = parseProcStat(text)
+  return stat === undefined || stat.state === 'Z' || stat.state === 'X' ? undefined : { pid, startTicks: stat.startTicks }
 }
 
 /** Polls `check` every 10 ms until it answers true; fails after `timeoutMs`. */
@@ -36,7 +62,7 @@ async function pollUntil (what: string, check: () => boolean | Promise<boolean>,
 /** Options for a command probe in a fresh dir, with a marker this test's processes carry; they are killed when the test ends. */
 function commandOptions (t: ExecutionContext, timeoutMs = 5000): { cwd: string, env: Record<string, string>, timeoutMs: number, marker: string } {
   const marker = `${process.pid}-${++sequence}`
-  t.teardown(async () => { for (const pid of await markedPids(marker)) killQuietly(pid) })
+  t.teardown(() => { for (const pid of markedPids(marker)) killQuietly(pid) })
   return { cwd: tempDir(t), env: { PATH: process.env.PATH ?? '/usr/bin:/bin', [markerVariable]: marker }, timeoutMs, marker }
 }
 
@@ -52,10 +78,13 @@ async function probeWatched (t: ExecutionContext, command: string, options: Retu
   void probe.finally(() => { done = true })
   const seen = new Map<number, ProcessIdentity>()
   while (!done && seen.size < expectedCount) {
-    for (const pid of await markedPids(options.marker)) {
-      const identity = await processIdentity(pid)
+    for (const pid of markedPids(options.marker)) {
+      if (seen.has(pid)) continue
+      const identity = identityNow(pid)
       if (identity !== undefined) seen.set(pid, identity)
     }
+    // Let the probe's own events (its timeout among them) run between scans.
+    await new Promise(resolve => setImmediate(resolve))
   }
   const result = await probe
   const elapsedMs = performance.now() - startMs
@@ -67,7 +96,7 @@ async function probeWatched (t: ExecutionContext, command: string, options: Retu
 async function assertAllGone (t: ExecutionContext, identities: readonly ProcessIdentity[], marker: string): Promise<void> {
   await pollUntil('the probe\'s processes to be gone', async () => {
     for (const identity of identities) if (await isSameProcess(identity)) return false
-    return (await markedPids(marker)).length === 0
+    return markedPids(marker).length === 0
   }, 2000)
   t.pass()
 }
