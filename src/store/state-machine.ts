@@ -279,26 +279,45 @@ export class StoreStateMachine {
 }
 
 /**
- * Why `data` could not be the state of a store, or undefined when it could: integers in range,
- * keys, leases, locks and sessions each unique and in the order `toData` gives them, revisions
- * within the store's revision, history above the compaction revision and in order, and every
- * lease a key or a lock names present. `fromData` and restore rely on these.
+ * Why `data` could not be the state of a store, or undefined when it could: integers in range;
+ * keys, leases, locks and sessions each unique, and leases, locks and sessions in the order
+ * `toData` gives them; revisions within the store's revision, history above the compaction
+ * revision and in order, and every lease a key or a lock names present. `fromData` and restore
+ * rely on these.
  */
 export function checkStoreData (data: StoreData): string | undefined {
+  const steps = checkStoreDataInSteps(data)
+  for (;;) {
+    const step = steps.next()
+    if (step.done === true) return step.value
+  }
+}
+
+/** How many items `checkStoreDataInSteps` checks between two steps. */
+const checkStepItems = 1000
+
+/**
+ * `checkStoreData` a thousand items at a time: each `next()` checks the next items, and the last
+ * answers what `checkStoreData` would. A snapshot's encoding checks its state between other work.
+ */
+export function * checkStoreDataInSteps (data: StoreData): Generator<void, string | undefined> {
   const { kv } = data
   if (!isCount(kv.revision) || !isCount(kv.compactRevision) || kv.compactRevision > kv.revision) return `bad revisions ${kv.revision}, compacted ${kv.compactRevision}`
+  let checked = 0
   const leases = new Set<number>()
   let previousLease = 0
   for (const lease of data.leases) {
+    if (++checked % checkStepItems === 0) yield
     if (!isCount(lease.id) || lease.id <= previousLease) return `lease ${lease.id} is not a positive id above ${previousLease}`
     if (!isCount(lease.ttlMs)) return `lease ${lease.id} has a bad ttl`
     leases.add(lease.id)
     previousLease = lease.id
   }
-  let previousKey: string | undefined
+  const keys = new Set<string>()
   for (const item of kv.keys) {
-    if (previousKey !== undefined && item.key <= previousKey) return `key ${JSON.stringify(item.key)} is out of order or repeated`
-    previousKey = item.key
+    if (++checked % checkStepItems === 0) yield
+    if (keys.has(item.key)) return `key ${JSON.stringify(item.key)} is repeated`
+    keys.add(item.key)
     if (!isCount(item.version) || item.version === 0) return `key ${JSON.stringify(item.key)} has version ${item.version}`
     if (!isCount(item.createRevision) || item.createRevision === 0 || !isCount(item.modRevision) || item.createRevision > item.modRevision || item.modRevision > kv.revision) {
       return `key ${JSON.stringify(item.key)} has bad revisions`
@@ -307,12 +326,14 @@ export function checkStoreData (data: StoreData): string | undefined {
   }
   let previousEvent = kv.compactRevision + 1
   for (const event of kv.history) {
+    if (++checked % checkStepItems === 0) yield
     if (!isCount(event.revision) || event.revision < previousEvent || event.revision > kv.revision) return `event at ${event.revision} is out of order or outside (${kv.compactRevision}, ${kv.revision}]`
     if (!isCount(event.version)) return `event at ${event.revision} has a bad version`
     previousEvent = event.revision
   }
   let previousLock: string | undefined
   for (const lock of data.locks) {
+    if (++checked % checkStepItems === 0) yield
     if (previousLock !== undefined && lock.name <= previousLock) return `lock ${JSON.stringify(lock.name)} is out of order or repeated`
     previousLock = lock.name
     const owners = new Set<string>()
@@ -330,6 +351,7 @@ export function checkStoreData (data: StoreData): string | undefined {
   }
   let previousClient: string | undefined
   for (const session of data.sessions) {
+    if (++checked % checkStepItems === 0) yield
     if (previousClient !== undefined && session.client <= previousClient) return `session ${JSON.stringify(session.client)} is out of order or repeated`
     previousClient = session.client
     if (!isCount(session.sequence) || !isCount(session.lastIndex)) return `session ${JSON.stringify(session.client)} has a bad sequence or index`

@@ -310,8 +310,10 @@ test('a restore of data no store could hold is refused and changes nothing', t =
   const before = sm.toData()
   const orphan = { ...data, leases: [] }
   t.like(run({ type: 'restore', data: orphan }), { type: 'refused', reason: 'badRequest' })
-  const unordered = { ...data, kv: { ...data.kv, keys: [...data.kv.keys].reverse() } }
-  t.like(run({ type: 'restore', data: unordered }), { type: 'refused', reason: 'badRequest' })
+  const [first] = data.kv.keys
+  if (first === undefined) throw new Error('the backup has keys')
+  const repeated = { ...data, kv: { ...data.kv, keys: [...data.kv.keys, first] } }
+  t.like(run({ type: 'restore', data: repeated }), { type: 'refused', reason: 'badRequest' })
   const after = sm.toData()
   t.deepEqual(after.kv, before.kv)
   t.deepEqual(after.locks, before.locks)
