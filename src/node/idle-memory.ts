@@ -16,6 +16,12 @@ export const idleMemoryLimits = {
    * about 10 % fewer puts and p99 63–97 ms, against 46–58 ms without it).
    */
   idleChecksAfterBusy: 30,
+  /**
+   * Busy checks after which a process that has not given memory back yet counts as busy too:
+   * starting up takes fewer, while a load makes the heap large, and the thorough collection on it
+   * stalls (351 and 537 ms on members that had taken 40 s of puts, just as the next load began).
+   */
+  busyChecksBeforeFirst: 5,
   /** Growth of V8's memory since the last reduction that earns another without a busy check. */
   regrowthBytes: 4 << 20,
   /** The least time between two reductions earned by growth alone (each costs tens of ms of CPU). */
@@ -44,7 +50,8 @@ export interface IdleMemoryProbe {
  * an idle process that Node gives no idle notifications to; and the executable lets the old
  * generation reach 256 MiB before its first full collection (scripts/build.mjs), which a process
  * that allocates a little all the time would otherwise only reach after hours. After two quiet
- * checks in a row this runs one memory-reducing collection (tens of milliseconds on an idle heap),
+ * checks in a row this runs one memory-reducing collection (tens of milliseconds on an idle heap;
+ * a process busy for longer than a start, `busyChecksBeforeFirst`, waits a minute for its first),
  * then not again until the process has been busy and quiet again for a minute
  * (`idleChecksAfterBusy`), or V8's memory has grown by `regrowthBytes` again (one full collection
  * then, at most every `regrowthIntervalMs`: an idle node's heartbeats grow it a little all the
@@ -56,8 +63,12 @@ export class IdleMemoryReducer {
   private lastNowMs: number
   private idleChecks = 0
   private reduced = false
-  /** Whether the process was busy since it last gave memory back (not before the first time). */
+  /**
+   * Whether the process was busy since it last gave memory back (before the first time: for more
+   * than `busyChecksBeforeFirst` checks).
+   */
   private busySinceReduced = false
+  private busyChecks = 0
   private everReduced = false
   private heldAfterReduce = 0
   private reducedAtMs = 0
@@ -82,7 +93,7 @@ export class IdleMemoryReducer {
     if (share >= idleMemoryLimits.idleCpuShare) {
       this.idleChecks = 0
       this.reduced = false
-      this.busySinceReduced = this.everReduced
+      this.busySinceReduced = this.everReduced || ++this.busyChecks > idleMemoryLimits.busyChecksBeforeFirst
       return false
     }
     // Work too light to count as busy (a node joining, a few writes) may still grow the heap again.

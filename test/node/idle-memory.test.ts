@@ -52,7 +52,7 @@ test('memory is given back once per idle spell, after enough quiet checks, and a
 test('a process busy before it first gave memory back (starting up) gives it back after the short spell', t => {
   const state = fakeProbe()
   const reducer = new IdleMemoryReducer(state.probe)
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < idleMemoryLimits.busyChecksBeforeFirst; i++) {
     tick(state, 1)
     reducer.check()
   }
@@ -61,6 +61,22 @@ test('a process busy before it first gave memory back (starting up) gives it bac
     reducer.check()
   }
   t.is(state.reductions, 1)
+})
+
+test('a process busy for longer than a start before it first gave memory back waits for the long spell', t => {
+  const state = fakeProbe()
+  const reducer = new IdleMemoryReducer(state.probe)
+  for (let i = 0; i <= idleMemoryLimits.busyChecksBeforeFirst; i++) {
+    tick(state, 1)
+    t.false(reducer.check())
+  }
+  for (let i = 1; i < idleMemoryLimits.idleChecksAfterBusy; i++) {
+    tick(state, 0)
+    t.false(reducer.check())
+  }
+  tick(state, 0)
+  t.true(reducer.check())
+  t.deepEqual(state.kinds, ['shrink'])
 })
 
 test('a busy check in the middle of a quiet spell starts the count again', t => {
