@@ -459,7 +459,6 @@ async function encodePartsPaced (parts: readonly Uint8Array[], pause: () => Prom
   return bytes
 }
 
-
 /** The tag of a length-delimited field and the length, as protobuf writes them. */
 function fieldHeader (field: number, length: number): Uint8Array {
   return protobuf.Writer.create().uint32((field << 3) | 2).uint32(length).finish()
