@@ -5,7 +5,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import test, { type ExecutionContext } from 'ava'
 import { maxReasonLineChars, probeCommand, probeTcp, type ProbeResult } from '../../src/runtime/health/probes.js'
 import { killQuietly } from '../../src/runtime/process/kill-quietly.js'
-import { isSameProcess, parseProcStat, type ProcessIdentity } from '../../src/runtime/process/proc-stat.js'
+import { identityFromStat, isSameProcess, type ProcessIdentity } from '../../src/runtime/process/proc-stat.js'
 import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -14,8 +14,8 @@ let sequence = 0
 
 /**
  * The live processes whose environment holds the marker `value` (a zombie's environment reads
- * empty). Read synchronously: a scan must take far less than a probe's 300 ms, also on a busy
- * machine with hundreds of processes, where one thread-pool round trip per process did not.
+ * empty). Read synchronously, like `identityNow`, so that a scan and the identities of what it
+ * found take one turn of the event loop, well inside a probe's 300 ms on a busy machine.
  */
 function markedPids (value: string): number[] {
   const wanted = `${markerVariable}=${value}`
@@ -46,8 +46,7 @@ function identityNow (pid: number): ProcessIdentity | undefined {
   } catch {
     return undefined
   }
-  const stat = parseProcStat(text)
-  return stat === undefined || stat.state === 'Z' || stat.state === 'X' ? undefined : { pid, startTicks: stat.startTicks }
+  return identityFromStat(pid, text)
 }
 
 /** Polls `check` every 10 ms until it answers true; fails after `timeoutMs`. */

@@ -55,6 +55,11 @@ export async function processIdentity (pid: number): Promise<ProcessIdentity | u
     if (code === 'ENOENT' || code === 'ESRCH') return undefined
     throw error
   }
+  return identityFromStat(pid, text)
+}
+
+/** The identity in `text`, the /proc/<pid>/stat of `pid`; undefined for a zombie (see `processIdentity`). */
+export function identityFromStat (pid: number, text: string): ProcessIdentity | undefined {
   const stat = parseProcStat(text)
   assert(stat !== undefined, 'the kernel wrote a /proc/<pid>/stat galaxy cannot parse', { pid, text: text.slice(0, maxQuotedStatChars) })
   if (stat.state === 'Z' || stat.state === 'X') return undefined
