@@ -2,7 +2,7 @@ import type { NodeId } from '../lib/ids.js'
 import type { Logger } from '../lib/logger.js'
 import type { Rng } from '../lib/rng.js'
 import type { Acceptance } from '../raft/raft.js'
-import { RawNode, type RaftStatus } from '../raft/raw-node.js'
+import { appliesDuringWrite, RawNode, type RaftStatus, type Ready } from '../raft/raw-node.js'
 import type { ConfChange, ConfState, Entry, Message, ReadState, Snapshot, SoftState } from '../raft/types.js'
 import { CommitNotices } from './commit-notices.js'
 import type { LevelRaftStorage } from './raft-storage.js'
@@ -37,12 +37,12 @@ export interface RaftDriverInit {
 
 /**
  * Drives a Raft core in real time (after etcd's raft node loop): ticks from a monotonic timer,
- * feeds it messages and requests, and carries out each Ready in the contract's order — a leader's
- * early messages, one synced level batch, then the other messages, then applying — one Ready at a
- * time. Requests arriving while a
- * Ready is being persisted pile up in the core and go out together in the next one, which is how
- * proposals are batched. Commit notices to followers wait briefly for the next append
- * (`CommitNotices`).
+ * feeds it messages and requests, and carries out each Ready in the contract's order — early
+ * messages, one synced level batch (committed entries applied while it syncs), then the other
+ * messages — one Ready at a time. Requests arriving while a Ready is being persisted pile up in
+ * the core and go out together in the next one, which is how proposals are batched; those a
+ * follower forwards to its leader leave at once, joined. Commit notices to followers wait briefly
+ * for the next append (`CommitNotices`).
  */
 export class RaftDriver {
   private readonly node: RawNode
@@ -137,7 +137,12 @@ export class RaftDriver {
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
-      if (this.running !== undefined) return
+      if (this.running !== undefined) {
+        // A Ready is being persisted: requests this node forwards go to the leader now rather
+        // than after that write and the next one (they promise nothing about this node's disk).
+        this.notices.deliver(this.node.takeForwarded())
+        return
+      }
       this.running = this.process().finally(() => { this.running = undefined })
     })
   }
@@ -147,19 +152,21 @@ export class RaftDriver {
       while (this.node.hasReady() && !this.stopped) {
         const ready = this.node.ready()
         this.notices.deliver(ready.earlyMessages)
-        if (ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined) {
-          await this.init.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot })
-        }
+        const write = ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined
+          ? this.init.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot })
+          : undefined
+        // Awaited below; this only keeps a failed write from counting as unhandled if applying throws first.
+        write?.catch(() => {})
+        // Committed entries that this node's disk already holds are durable on a quorum, so
+        // applying them, and answering the clients that wait on them, need not wait for this
+        // Ready's write: they run while it syncs (etcd's server applies alongside its WAL write).
+        // Not so for entries of this very write — a leader counts its own copy before it is on
+        // disk — nor for a snapshot, a membership change or a role change: those go after it.
+        const applyDuringWrite = appliesDuringWrite(ready)
+        if (applyDuringWrite) this.apply(ready)
+        await write
         this.notices.deliver(ready.messages)
-        const app = this.init.application
-        if (ready.softState !== undefined) app.softState(ready.softState)
-        if (ready.snapshot !== undefined) app.applySnapshot(ready.snapshot)
-        if (ready.committedEntries.length > 0) {
-          let conf = this.node.confState()
-          for (const entry of ready.committedEntries) if (entry.type === 'confChange') conf = this.node.applyConfChange(entry)
-          app.applyEntries(ready.committedEntries, conf)
-        }
-        if (ready.readStates.length > 0) app.readStates(ready.readStates)
+        if (!applyDuringWrite) this.apply(ready)
         this.node.advance(ready)
       }
     } catch (error) {
@@ -172,4 +179,18 @@ export class RaftDriver {
     }
     if (this.node.hasReady() && !this.stopped) this.schedule()
   }
+
+  /** Hands a Ready's role change, snapshot, committed entries and read states to the application. */
+  private apply (ready: Ready): void {
+    const app = this.init.application
+    if (ready.softState !== undefined) app.softState(ready.softState)
+    if (ready.snapshot !== undefined) app.applySnapshot(ready.snapshot)
+    if (ready.committedEntries.length > 0) {
+      let conf = this.node.confState()
+      for (const entry of ready.committedEntries) if (entry.type === 'confChange') conf = this.node.applyConfChange(entry)
+      app.applyEntries(ready.committedEntries, conf)
+    }
+    if (ready.readStates.length > 0) app.readStates(ready.readStates)
+  }
 }
+

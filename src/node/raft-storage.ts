@@ -237,12 +237,18 @@ export class LevelRaftStorage implements RaftStorage {
    * previous one left, so two overlapping writes could otherwise undo each other.
    */
   private serialize<T> (work: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(work, work)
-    this.tail = result.catch(() => {})
+    // With nothing queued the write starts now, so its sync is under way when the caller goes on
+    // (the driver applies committed entries meanwhile).
+    const result = this.queued === 0 ? work() : this.tail.then(work, work)
+    this.queued++
+    const done = (): void => { this.queued-- }
+    this.tail = result.then(done, done)
     return result
   }
 
   private tail: Promise<unknown> = Promise.resolve()
+  /** Writes started or waiting in `serialize`. */
+  private queued = 0
   /** Deleting compacted entries, one range after another. */
   private clearing: Promise<void> = Promise.resolve()
   /** The hard state in memory moved (its commit index only) since the last batch. */

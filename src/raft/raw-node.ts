@@ -2,18 +2,22 @@ import { assert } from '../lib/assert.js'
 import type { NodeId } from '../lib/ids.js'
 import type { RaftConfig } from './config.js'
 import { hup } from './election.js'
+import { isForwarded, mergeForwarded } from './forwarded.js'
 import { Raft, type Acceptance } from './raft.js'
 import type { RaftStorage } from './storage.js'
 import type { ConfChange, ConfState, Entry, HardState, Message, ReadState, Role, Snapshot, SoftState } from './types.js'
 
 /**
  * Everything the application must do after the core moved. The contract, in this order:
- * 0. `earlyMessages` may be sent at once, before the write (or with `messages`);
+ * 0. `earlyMessages` may be sent at once, before the write (or with `messages`); so may what
+ *    `takeForwarded` hands out at any time, even while a Ready is being carried out;
  * 1. persist `snapshot`, `entries` (replacing any conflicting tail) and `hardState` — durably
  *    (fsync) when `mustSync` — in one atomic write;
  * 2. only then send `messages`;
  * 3. apply `snapshot`, then `committedEntries` (calling `applyConfChange` for conf changes), and
- *    serve `readStates` once applied reaches their index;
+ *    serve `readStates` once applied reaches their index. Committed entries this node had
+ *    persisted before this Ready are durable on a quorum: they may be applied while the write of
+ *    step 1 syncs (not those in `entries`: a leader counts its own copy before it is durable);
  * 4. call `advance` with this Ready.
  */
 export interface Ready {
@@ -25,9 +29,10 @@ export interface Ready {
   readonly snapshot?: Snapshot | undefined
   readonly committedEntries: readonly Entry[]
   /**
-   * A settled leader's messages (its term and vote already durable), which may leave before its
-   * own write so that followers write in parallel (Raft thesis §10.2.1). They promise nothing
-   * about that write: their commit is capped at what the leader's disk already holds.
+   * Messages that promise nothing about this Ready's write, so they may leave before it: a settled
+   * leader's (its term and vote already durable), so that followers write in parallel (Raft thesis
+   * §10.2.1), their commit capped at what the leader's disk already holds; and on any node the
+   * proposals and reads it forwards to its leader (`takeForwarded`).
    */
   readonly earlyMessages: readonly Message[]
   /** Messages that may leave only once the write is durable. */
@@ -171,11 +176,25 @@ export class RawNode {
       !sameHardState(this.hardState(), this.prevHardState)
   }
 
+  /**
+   * Takes the proposals and reads this node forwards to its leader (`isForwarded`), proposals to
+   * the same leader joined into one message. Callable at any time: a follower's requests need not
+   * wait for its disk, nor for a Ready in progress, to reach the leader.
+   */
+  takeForwarded (): Message[] {
+    const r = this.raft
+    if (!r.msgs.some(isForwarded)) return []
+    const forwarded = r.msgs.filter(isForwarded)
+    r.msgs = r.msgs.filter(message => !isForwarded(message))
+    return mergeForwarded(forwarded, r.config.maxSizePerMsgBytes)
+  }
+
   /** Takes what is ready. Carry it out per the `Ready` contract, then `advance`; one Ready at a time. */
   ready (): Ready {
     assert(this.outstanding === undefined, 'ready() called again before advance()')
     const r = this.raft
     r.flushBroadcast()
+    const forwarded = this.takeForwarded()
     const softState = this.softState()
     const hardState = this.hardState()
     const softChanged = !sameSoftState(softState, this.prevSoftState)
@@ -189,7 +208,7 @@ export class RawNode {
       entries,
       snapshot: r.log.pendingSnapshot(),
       committedEntries: r.log.nextCommittedEntries(r.config.maxCommittedBytesPerReady),
-      earlyMessages: early ? capCommit(r.msgs, (entries[0]?.index ?? r.log.lastIndex() + 1) - 1) : [],
+      earlyMessages: early ? [...forwarded, ...capCommit(r.msgs, (entries[0]?.index ?? r.log.lastIndex() + 1) - 1)] : forwarded,
       messages: early ? [] : r.msgs,
       readStates: r.readStates,
       // A snapshot is acknowledged once installed, so it must be durable like entries.
@@ -245,4 +264,18 @@ function sameSoftState (a: SoftState, b: SoftState): boolean {
 
 function sameHardState (a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit
+}
+
+/**
+ * Whether a Ready's committed entries may be applied while its write is still syncing (contract
+ * step 3): they must all be entries this node persisted in earlier Readies — a leader counts its
+ * own copy of new entries towards the quorum before it is durable — and the Ready may carry no
+ * snapshot, membership change or role change, which go after the write.
+ */
+export function appliesDuringWrite (ready: Ready): boolean {
+  const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1]
+  const firstWritten = ready.entries[0]
+  return lastCommitted !== undefined && ready.snapshot === undefined && ready.softState === undefined &&
+    (firstWritten === undefined || lastCommitted.index < firstWritten.index) &&
+    ready.committedEntries.every(entry => entry.type !== 'confChange')
 }

@@ -1,5 +1,6 @@
 import test from 'ava'
 import { RaftLog } from '../../src/raft/log.js'
+import type { Ready } from '../../src/raft/raw-node.js'
 import { MemoryStorage, type DurableWrite } from '../../src/raft/storage.js'
 import { LockTable } from '../../src/store/lock-table.js'
 import { StoreStateMachine, type StoreData } from '../../src/store/state-machine.js'
@@ -7,9 +8,9 @@ import type { SessionCommand, StoreCommand, StoreResult } from '../../src/store/
 import { runSeed } from './runner.js'
 
 /** Runs seeds until one reports a violation; returns the first seed and what it found. */
-function firstViolation (maxSeeds: number): { seed: number, property: string } | undefined {
+function firstViolation (maxSeeds: number, overrides: Parameters<typeof runSeed>[1] = {}): { seed: number, property: string } | undefined {
   for (let seed = 1; seed <= maxSeeds; seed++) {
-    const violation = runSeed(seed).violations[0]
+    const violation = runSeed(seed, overrides).violations[0]
     if (violation !== undefined) return { seed, property: violation.property }
   }
   return undefined
@@ -94,4 +95,12 @@ test('a snapshot that loses part of the store is caught within 20 seeds', t => {
     t.not(seed, undefined, 'the simulator missed the planted bug')
     t.log(`caught at seed ${seed}`)
   })
+})
+
+test('applying committed entries of a write before it is durable is caught within 50 single-voter seeds', t => {
+  // A single voter commits what it appends; answering before its own write lands loses the write in a crash.
+  const applyEveryReadyEarly = (ready: Ready): boolean => ready.snapshot === undefined && ready.softState === undefined && ready.committedEntries.every(entry => entry.type !== 'confChange')
+  const found = firstViolation(50, { voters: 1, applyBeforeWrite: applyEveryReadyEarly })
+  t.truthy(found, 'the simulator missed the planted bug')
+  t.log(`caught at seed ${found?.seed}: ${found?.property}`)
 })

@@ -2,7 +2,7 @@ import type { NodeId } from '../../src/lib/ids.js'
 import { silentLogger } from '../../src/lib/logger.js'
 import { randomFloat, randomInt, SeededRng, type Rng } from '../../src/lib/rng.js'
 import { storeCodec } from '../../src/node/store-codec.js'
-import { RawNode, type Ready } from '../../src/raft/raw-node.js'
+import { appliesDuringWrite, RawNode, type Ready } from '../../src/raft/raw-node.js'
 import { MemoryStorage } from '../../src/raft/storage.js'
 import type { ConfState, Entry, Message } from '../../src/raft/types.js'
 import { LeaseDeadlines } from '../../src/store/lease-deadlines.js'
@@ -18,6 +18,8 @@ export interface SimOptions {
   readonly voters: number
   readonly faultMs: number
   readonly settleMs: number
+  /** Which Readies are applied as they are taken, before their write (default: the driver's rule, `appliesDuringWrite`). */
+  readonly applyBeforeWrite?: (ready: Ready) => boolean
 }
 
 export interface SimResult {
@@ -96,6 +98,8 @@ interface SimNode {
   committedInTerm: boolean
   /** The Ready taken and not yet advanced, with the term and leadership it was taken in. */
   outstanding: Ready | undefined
+  /** The outstanding Ready's committed entries were applied as it was taken, before its write (`appliesDuringWrite`). */
+  appliedBeforeWrite: boolean
   termAtReady: number
   leaderAtReady: boolean
 }
@@ -215,6 +219,7 @@ export class Simulation {
       tickJitterMs: randomInt(this.rng, -2, 3),
       committedInTerm: false,
       outstanding: undefined,
+      appliedBeforeWrite: false,
       termAtReady: 0,
       leaderAtReady: false
     }
@@ -319,6 +324,10 @@ export class Simulation {
     for (const message of node.outstanding.earlyMessages) this.send(message)
     node.termAtReady = node.raw.basicStatus().term
     node.leaderAtReady = node.raw.basicStatus().role === 'leader'
+    // As the node driver does: entries committed before this write are applied (and their
+    // clients answered) at once; a crash before the write must not lose any of them.
+    node.appliedBeforeWrite = (this.options.applyBeforeWrite ?? appliesDuringWrite)(node.outstanding)
+    if (node.appliedBeforeWrite) this.applyCommitted(node, node.outstanding)
     this.events.push(this.nowMs + randomInt(this.rng, 0, 3), { type: 'persist', node: id, incarnation })
   }
 
@@ -350,9 +359,29 @@ export class Simulation {
       this.checker.appliedUpTo(id, ready.snapshot.metadata.index)
       this.checker.storeState(id, ready.snapshot.metadata.index, fingerprint(node.machine))
     }
+    if (!node.appliedBeforeWrite) this.applyEntries(node, ready)
+    if (ready.hardState !== undefined && role === 'leader' && !node.committedInTerm && ready.committedEntries.length > 0) {
+      // The first commits of a new leader are where leader completeness is at stake: crash there too.
+      node.committedInTerm = true
+      if (!this.healed && randomFloat(this.rng) < this.churn) this.crashSoon(node)
+    }
+    if (!node.appliedBeforeWrite) this.answerReads(node, ready)
+    node.raw.advance(ready)
+    node.outstanding = undefined
+    this.maybeSnapshot(node)
+    this.afterStep(node)
+  }
+
+  /** Applies a Ready's committed entries and answers its reads. */
+  private applyCommitted (node: SimNode, ready: Ready): void {
+    this.applyEntries(node, ready)
+    this.answerReads(node, ready)
+  }
+
+  private applyEntries (node: SimNode, ready: Ready): void {
     for (const entry of ready.committedEntries) {
       node.appliedIndex = entry.index
-      this.checker.appliedEntry(id, entry)
+      this.checker.appliedEntry(node.id, entry)
       if (entry.type === 'confChange') {
         node.conf = node.raw.applyConfChange(entry)
         if (entry.change.type === 'removeNode' && this.nodes.has(entry.change.node)) {
@@ -362,24 +391,18 @@ export class Simulation {
       } else if (entry.data.byteLength > 0) {
         this.applyToStore(node, entry)
       }
-      if (entry.index % stateCheckEvery === 0) this.checker.storeState(id, entry.index, fingerprint(node.machine))
+      if (entry.index % stateCheckEvery === 0) this.checker.storeState(node.id, entry.index, fingerprint(node.machine))
     }
-    if (ready.hardState !== undefined && role === 'leader' && !node.committedInTerm && ready.committedEntries.length > 0) {
-      // The first commits of a new leader are where leader completeness is at stake: crash there too.
-      node.committedInTerm = true
-      if (!this.healed && randomFloat(this.rng) < this.churn) this.crashSoon(node)
-    }
+  }
+
+  private answerReads (node: SimNode, ready: Ready): void {
     for (const read of ready.readStates) {
       const pending = node.reads.get(read.context)
       if (pending === undefined) continue
       node.reads.delete(read.context)
       this.stats.readsAnswered = (this.stats.readsAnswered ?? 0) + 1
-      this.checker.readAnswered(id, read.context, read.index, pending.floor)
+      this.checker.readAnswered(node.id, read.context, read.index, pending.floor)
     }
-    node.raw.advance(ready)
-    node.outstanding = undefined
-    this.maybeSnapshot(node)
-    this.afterStep(node)
   }
 
   /** Applies a committed command to the node's store, checking sessions and fencing tokens on the way. */
