@@ -137,6 +137,8 @@ export class RaftDriver {
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
+      // Queued before the driver stopped or failed: the Ready that failed was never advanced.
+      if (this.stopped || this.failure !== undefined) return
       if (this.running !== undefined) {
         // A Ready is being persisted: requests this node forwards go to the leader now rather
         // than after that write and the next one (they promise nothing about this node's disk).
@@ -162,6 +164,8 @@ export class RaftDriver {
         // Ready's write: they run while it syncs (etcd's server applies alongside its WAL write).
         // Not so for entries of this very write — a leader counts its own copy before it is on
         // disk — nor for a snapshot, a membership change or a role change: those go after it.
+        // (Applying is synchronous, so a long one delays this Ready's messages past the sync;
+        // under steady load it is the shorter of the two.)
         const applyDuringWrite = appliesDuringWrite(ready)
         if (applyDuringWrite) this.apply(ready)
         await write

@@ -239,8 +239,8 @@ export class LevelRaftStorage implements RaftStorage {
   private serialize<T> (work: () => Promise<T>): Promise<T> {
     // With nothing queued the write starts now, so its sync is under way when the caller goes on
     // (the driver applies committed entries meanwhile).
-    const result = this.queued === 0 ? work() : this.tail.then(work, work)
     this.queued++
+    const result = this.queued === 1 ? work() : this.tail.then(work, work)
     const done = (): void => { this.queued-- }
     this.tail = result.then(done, done)
     return result
