@@ -197,4 +197,3 @@ export class RaftDriver {
     if (ready.readStates.length > 0) app.readStates(ready.readStates)
   }
 }
-
