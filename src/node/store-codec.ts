@@ -387,13 +387,12 @@ export const storeCodec = {
   async encodeDataInParts (data: StoreData, options: { readonly partItems: number, readonly pause: () => Promise<void> }): Promise<Uint8Array> {
     assert(Number.isSafeInteger(options.partItems) && options.partItems > 0, 'store codec: parts need a positive size', { partItems: options.partItems })
     const checking = checkStoreDataInSteps(data)
-    for (let step = checking.next(); ; step = checking.next()) {
-      if (step.done === true) {
-        assert(step.value === undefined, 'store codec: store data no store could hold', { invalid: step.value })
-        break
-      }
+    let step = checking.next()
+    while (step.done !== true) {
       await options.pause()
+      step = checking.next()
     }
+    assert(step.value === undefined, 'store codec: store data no store could hold', { invalid: step.value })
     const parts: Uint8Array[] = []
     const lists = [data.kv.keys, data.kv.history, data.leases, data.locks, data.sessions] as const
     // Item i of the five lists laid end to end: where each list starts, and how many in all.

@@ -287,10 +287,9 @@ export class StoreStateMachine {
  */
 export function checkStoreData (data: StoreData): string | undefined {
   const steps = checkStoreDataInSteps(data)
-  for (;;) {
-    const step = steps.next()
-    if (step.done === true) return step.value
-  }
+  let step = steps.next()
+  while (step.done !== true) step = steps.next()
+  return step.value
 }
 
 /** How many items `checkStoreDataInSteps` checks between two steps. */
