@@ -154,6 +154,10 @@ export class RaftDriver {
       while (this.node.hasReady() && !this.stopped) {
         const ready = this.node.ready()
         this.notices.deliver(ready.earlyMessages)
+        // The sockets write what was sent in this tick when the tick ends (they are corked until
+        // then). End it before the synchronous part of this Ready's write, which would otherwise
+        // hold back the followers' appends (on a loopback cluster about 50 µs per hop).
+        if (ready.earlyMessages.length > 0) await endOfTick()
         const write = ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined
           ? this.init.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot })
           : undefined
@@ -196,4 +200,9 @@ export class RaftDriver {
     }
     if (ready.readStates.length > 0) app.readStates(ready.readStates)
   }
+}
+
+/** Resolves once the work queued for the end of the current tick (`process.nextTick`) has run. */
+async function endOfTick (): Promise<void> {
+  await new Promise<void>(resolve => { process.nextTick(resolve) })
 }

@@ -7,6 +7,7 @@ import { SeededRng } from '../../src/lib/rng.js'
 import { RaftDriver, type RaftApplication } from '../../src/node/raft-driver.js'
 import { LevelRaftStorage } from '../../src/node/raft-storage.js'
 import type { DurableWrite } from '../../src/raft/storage.js'
+import type { Message } from '../../src/raft/types.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const id = 'n1' as NodeId
@@ -46,5 +47,55 @@ test('a single voter, which commits entries as it appends them, applies each onl
     const index = event.split(' ')[1] as string
     const written = events.findIndex(other => other.startsWith('written') && other.slice(8).split(',').includes(index))
     t.true(written >= 0 && written < events.indexOf(event), `entry ${index} applied before its write: ${events.join(' | ')}`)
+  }
+})
+
+test("a leader's appends leave at the end of the tick they were sent in, before the write that persists the same entries begins", async t => {
+  const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
+  // One voter and one learner: the voter elects itself, and its appends to the learner go out
+  // early, ahead of its own write.
+  const learner = 'n2' as NodeId
+  await storage.save({
+    entries: [
+      { term: 1, index: 1, type: 'confChange', change: { type: 'addVoter', node: id } },
+      { term: 1, index: 2, type: 'confChange', change: { type: 'addLearner', node: learner } }
+    ],
+    hardState: { term: 1, vote: null, commit: 2 }
+  })
+  const events: string[] = []
+  const save = storage.save.bind(storage)
+  storage.save = async (write: DurableWrite): Promise<void> => {
+    const indexes = write.entries.map(entry => entry.index).join(',')
+    if (indexes !== '') events.push(`write ${indexes}`)
+    await save(write)
+  }
+  // As the transport's corked sockets do: what is sent in a tick is written when the tick ends.
+  // The learner acknowledges every append a moment later, so that the leader keeps sending.
+  const send = (messages: readonly Message[]): void => {
+    for (const message of messages) {
+      if (message.type !== 'append') continue
+      const last = message.index + message.entries.length
+      if (message.entries.length > 0) process.nextTick(() => { events.push(`on the wire ${message.entries.map(entry => entry.index).join(',')}`) })
+      setImmediate(() => { driver.step({ type: 'appendResponse', from: learner, to: id, term: message.term, index: last, reject: false, rejectHint: 0, logTerm: 0 }) })
+    }
+  }
+  let leader = false
+  const application: RaftApplication = { applySnapshot: () => {}, applyEntries: () => {}, readStates: () => {}, softState: state => { leader = state.role === 'leader' } }
+  const driver = new RaftDriver({ id, storage, applied: 0, tickMs: 5, electionTicks: 4, send, application, rng: new SeededRng(1), logger: silentLogger, onFailure: error => { t.fail(error.message) } })
+  driver.start()
+  t.teardown(async () => { await driver.stop(); await storage.close() })
+  for (let i = 0; i < 400 && !leader; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  t.true(leader, 'elected itself')
+  const first = driver.status().lastIndex + 1
+  for (let round = 0; round < 10; round++) {
+    driver.propose(new TextEncoder().encode(`v${round}`))
+    for (let i = 0; i < 200 && driver.status().applied < first + round; i++) await new Promise(resolve => setTimeout(resolve, 2))
+  }
+  // The proposals' writes; the first entry of the new term was written before the leader settled.
+  const written = events.filter(event => event.startsWith('write ') && Number(event.slice(6).split(',')[0]) >= first)
+  t.true(written.length >= 5, events.join(' | '))
+  for (const write of written) {
+    const sent = events.indexOf(`on the wire ${write.slice(6)}`)
+    t.true(sent >= 0 && sent < events.indexOf(write), `entries ${write.slice(6)} written before they went out: ${events.join(' | ')}`)
   }
 })
