@@ -1,40 +1,62 @@
 // The driver over a real level log: what is applied while a write syncs, and what waits for it.
 import { join } from 'node:path'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import type { NodeId } from '../../src/lib/ids.js'
 import { silentLogger } from '../../src/lib/logger.js'
 import { SeededRng } from '../../src/lib/rng.js'
 import { RaftDriver, type RaftApplication } from '../../src/node/raft-driver.js'
 import { LevelRaftStorage } from '../../src/node/raft-storage.js'
 import type { DurableWrite } from '../../src/raft/storage.js'
-import type { Message } from '../../src/raft/types.js'
+import type { Entry, Message } from '../../src/raft/types.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const id = 'n1' as NodeId
 
-test('a single voter, which commits entries as it appends them, applies each only once its write is durable', async t => {
+/** How a test watches and feeds the driver that `electedDriver` starts. */
+interface DriverProbe {
+  /** Members besides `id` (a lone voter), bootstrapped as learners. */
+  readonly learners?: readonly NodeId[]
+  /** Each durable write goes through here, to be recorded before or after `save`. */
+  readonly save: (write: DurableWrite, save: (write: DurableWrite) => Promise<void>) => Promise<void>
+  readonly send?: (messages: readonly Message[], driver: RaftDriver) => void
+  readonly applyEntries?: RaftApplication['applyEntries']
+}
+
+/** A driver over a real level log, bootstrapped as the first seed is (committed at term 1), once it has elected itself. */
+async function electedDriver (t: ExecutionContext, probe: DriverProbe): Promise<RaftDriver> {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
-  // Bootstrapped as the first seed is: one voter, committed at term 1.
-  await storage.save({ entries: [{ term: 1, index: 1, type: 'confChange', change: { type: 'addVoter', node: id } }], hardState: { term: 1, vote: null, commit: 1 } })
-  const events: string[] = []
+  const learners = probe.learners ?? []
+  const entries: Entry[] = [{ term: 1, index: 1, type: 'confChange', change: { type: 'addVoter', node: id } }]
+  for (const node of learners) entries.push({ term: 1, index: entries.length + 1, type: 'confChange', change: { type: 'addLearner', node } })
+  await storage.save({ entries, hardState: { term: 1, vote: null, commit: entries.length } })
   const save = storage.save.bind(storage)
-  storage.save = async (write: DurableWrite): Promise<void> => {
-    const indexes = write.entries.map(entry => entry.index).join(',')
-    await save(write)
-    if (indexes !== '') events.push(`written ${indexes}`)
-  }
+  storage.save = async (write: DurableWrite): Promise<void> => { await probe.save(write, save) }
   let leader = false
   const application: RaftApplication = {
     applySnapshot: () => {},
-    applyEntries: entries => { for (const entry of entries) if (entry.type === 'normal' && entry.data.byteLength > 0) events.push(`applied ${entry.index}`) },
+    applyEntries: probe.applyEntries ?? (() => {}),
     readStates: () => {},
     softState: state => { leader = state.role === 'leader' }
   }
-  const driver = new RaftDriver({ id, storage, applied: 0, tickMs: 5, electionTicks: 4, send: () => {}, application, rng: new SeededRng(1), logger: silentLogger, onFailure: error => { t.fail(error.message) } })
+  const send = (messages: readonly Message[]): void => { probe.send?.(messages, driver) }
+  const driver = new RaftDriver({ id, storage, applied: 0, tickMs: 5, electionTicks: 4, send, application, rng: new SeededRng(1), logger: silentLogger, onFailure: error => { t.fail(error.message) } })
   driver.start()
   t.teardown(async () => { await driver.stop(); await storage.close() })
   for (let i = 0; i < 400 && !leader; i++) await new Promise(resolve => setTimeout(resolve, 5))
   t.true(leader, 'elected itself')
+  return driver
+}
+
+test('a single voter, which commits entries as it appends them, applies each only once its write is durable', async t => {
+  const events: string[] = []
+  const driver = await electedDriver(t, {
+    save: async (write, save) => {
+      const indexes = write.entries.map(entry => entry.index).join(',')
+      await save(write)
+      if (indexes !== '') events.push(`written ${indexes}`)
+    },
+    applyEntries: entries => { for (const entry of entries) if (entry.type === 'normal' && entry.data.byteLength > 0) events.push(`applied ${entry.index}`) }
+  })
   for (let round = 0; round < 20; round++) {
     driver.propose(new TextEncoder().encode(`a${round}`))
     driver.propose(new TextEncoder().encode(`b${round}`))
@@ -51,41 +73,28 @@ test('a single voter, which commits entries as it appends them, applies each onl
 })
 
 test("a leader's appends leave at the end of the tick they were sent in, before the write that persists the same entries begins", async t => {
-  const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   // One voter and one learner: the voter elects itself, and its appends to the learner go out
   // early, ahead of its own write.
   const learner = 'n2' as NodeId
-  await storage.save({
-    entries: [
-      { term: 1, index: 1, type: 'confChange', change: { type: 'addVoter', node: id } },
-      { term: 1, index: 2, type: 'confChange', change: { type: 'addLearner', node: learner } }
-    ],
-    hardState: { term: 1, vote: null, commit: 2 }
-  })
   const events: string[] = []
-  const save = storage.save.bind(storage)
-  storage.save = async (write: DurableWrite): Promise<void> => {
-    const indexes = write.entries.map(entry => entry.index).join(',')
-    if (indexes !== '') events.push(`write ${indexes}`)
-    await save(write)
-  }
-  // As the transport's corked sockets do: what is sent in a tick is written when the tick ends.
-  // The learner acknowledges every append a moment later, so that the leader keeps sending.
-  const send = (messages: readonly Message[]): void => {
-    for (const message of messages) {
-      if (message.type !== 'append') continue
-      const last = message.index + message.entries.length
-      if (message.entries.length > 0) process.nextTick(() => { events.push(`on the wire ${message.entries.map(entry => entry.index).join(',')}`) })
-      setImmediate(() => { driver.step({ type: 'appendResponse', from: learner, to: id, term: message.term, index: last, reject: false, rejectHint: 0, logTerm: 0 }) })
+  const driver = await electedDriver(t, {
+    learners: [learner],
+    save: async (write, save) => {
+      const indexes = write.entries.map(entry => entry.index).join(',')
+      if (indexes !== '') events.push(`write ${indexes}`)
+      await save(write)
+    },
+    // As the transport's corked sockets do: what is sent in a tick is written when the tick ends.
+    // The learner acknowledges every append a moment later, so that the leader keeps sending.
+    send: (messages, driver) => {
+      for (const message of messages) {
+        if (message.type !== 'append') continue
+        const last = message.index + message.entries.length
+        if (message.entries.length > 0) process.nextTick(() => { events.push(`on the wire ${message.entries.map(entry => entry.index).join(',')}`) })
+        setImmediate(() => { driver.step({ type: 'appendResponse', from: learner, to: id, term: message.term, index: last, reject: false, rejectHint: 0, logTerm: 0 }) })
+      }
     }
-  }
-  let leader = false
-  const application: RaftApplication = { applySnapshot: () => {}, applyEntries: () => {}, readStates: () => {}, softState: state => { leader = state.role === 'leader' } }
-  const driver = new RaftDriver({ id, storage, applied: 0, tickMs: 5, electionTicks: 4, send, application, rng: new SeededRng(1), logger: silentLogger, onFailure: error => { t.fail(error.message) } })
-  driver.start()
-  t.teardown(async () => { await driver.stop(); await storage.close() })
-  for (let i = 0; i < 400 && !leader; i++) await new Promise(resolve => setTimeout(resolve, 5))
-  t.true(leader, 'elected itself')
+  })
   const first = driver.status().lastIndex + 1
   for (let round = 0; round < 10; round++) {
     driver.propose(new TextEncoder().encode(`v${round}`))
