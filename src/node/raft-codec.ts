@@ -67,7 +67,7 @@ function encodeMessage (message: Message): Uint8Array {
   const wire: galaxy.RaftMessage.$Properties = { type: message.type, from: message.from, to: message.to, term: message.term }
   switch (message.type) {
     case 'append':
-      Object.assign(wire, { index: message.index, logTerm: message.logTerm, commit: message.commit, entries: message.entries.map(toWireEntry), quiet: message.quiet === true })
+      Object.assign(wire, { index: message.index, logTerm: message.logTerm, commit: message.commit, entries: message.entries.map(toWireEntry), quiet: message.quiet === true, durable: message.durable ?? 0 })
       break
     case 'appendResponse':
       Object.assign(wire, { index: message.index, reject: message.reject, rejectHint: message.rejectHint, logTerm: message.logTerm })
@@ -120,8 +120,11 @@ function decodeMessage (bytes: Uint8Array): Message {
   const base = { from: wire.from as NodeId, to: wire.to as NodeId, term: safeNumber(wire.term) }
   const type = wire.type as MessageType
   switch (type) {
-    case 'append':
-      return { ...base, type, index: safeNumber(wire.index), logTerm: safeNumber(wire.logTerm), commit: safeNumber(wire.commit), entries: wire.entries.map(fromWireEntry), ...(wire.quiet ? { quiet: true } : {}) }
+    case 'append': {
+      // 0 on the wire: the leader said nothing of its disk.
+      const durable = safeNumber(wire.durable)
+      return { ...base, type, index: safeNumber(wire.index), logTerm: safeNumber(wire.logTerm), commit: safeNumber(wire.commit), entries: wire.entries.map(fromWireEntry), ...(wire.quiet ? { quiet: true } : {}), ...(durable > 0 ? { durable } : {}) }
+    }
     case 'appendResponse':
       return { ...base, type, index: safeNumber(wire.index), reject: wire.reject, rejectHint: safeNumber(wire.rejectHint), logTerm: safeNumber(wire.logTerm) }
     case 'heartbeat':

@@ -28,14 +28,20 @@ export function handleLeaderMessage (r: Raft, m: LeaderMessage): void {
 
 /** AppendEntries on a follower (§5.3): accept and acknowledge, or reject with a hint where our logs may agree. */
 export function handleAppend (r: Raft, m: Extract<Message, { type: 'append' }>): void {
+  // A statement about the leader's log, true whether or not this append fits ours.
+  if (m.durable !== undefined && m.durable > r.leaderDurable) r.leaderDurable = m.durable
+  const quiet = m.quiet === true && m.entries.length === 0
   if (m.index < r.log.committed) {
-    // Everything up to our commit index is known to match; say so and let the leader move on.
-    r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: r.log.committed, reject: false, rejectHint: 0, logTerm: 0 })
+    // Everything up to our commit index is known to match; say so and let the leader move on
+    // (a quiet notice at what the leader knows we hold needs no answer).
+    if (!quiet) r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: r.log.committed, reject: false, rejectHint: 0, logTerm: 0 })
+    inferCommit(r)
     return
   }
   const lastNewIndex = r.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries)
   if (lastNewIndex !== undefined) {
-    if (m.quiet !== true || m.entries.length > 0) r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: lastNewIndex, reject: false, rejectHint: 0, logTerm: 0 })
+    if (!quiet) r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: lastNewIndex, reject: false, rejectHint: 0, logTerm: 0 })
+    inferCommit(r)
     return
   }
   // Our entry at m.index disagrees or is missing. Point the leader at the last index whose term is
@@ -44,6 +50,20 @@ export function handleAppend (r: Raft, m: Extract<Message, { type: 'append' }>):
   const hintTerm = r.log.term(hintIndex) ?? 0
   r.logger.debug('rejected append', { from: m.from, index: m.index, logTerm: m.logTerm, hintIndex, hintTerm })
   r.send({ type: 'appendResponse', from: r.id, to: m.from, term: r.term, index: m.index, reject: true, rejectHint: hintIndex, logTerm: hintTerm })
+}
+
+/**
+ * A follower's own use of the commit rule (§5.4.2), when its leader tells it how far the leader's
+ * disk holds the log — which it does only to a voter that forms a majority with it, under a
+ * membership with no change pending (`durableFor`): an entry of this term on the leader's disk
+ * and on ours is on a quorum, so it and everything before it is committed, as the leader will
+ * conclude once our answer reaches it. An entry of this term can only have come from this term's
+ * leader, so our log matches the leader's up to it (§5.3). Call it when either side's disk moves.
+ */
+export function inferCommit (r: Raft): void {
+  if (r.role !== 'follower' || r.leaderDurable <= r.log.committed) return
+  const index = Math.min(r.leaderDurable, r.log.stableIndex())
+  if (index > r.log.committed && r.log.term(index) === r.term) r.log.commitTo(index)
 }
 
 /** A heartbeat moves the commit index (the leader caps it at what we hold) and confirms reads. */

@@ -182,6 +182,16 @@ export class RaftLog {
     this.applied = index
   }
 
+  /**
+   * The last index of the log that is on this node's disk: the stored entries the unstable tail
+   * does not replace. While a received snapshot waits to be persisted, only what it covers counts
+   * (it is committed anyway).
+   */
+  stableIndex (): number {
+    if (this.unstableSnapshot !== undefined) return this.committed
+    return Math.min(this.storage.lastIndex(), this.unstableOffset - 1)
+  }
+
   /** The entries up to (index, term) are now durable; drop them from the unstable tail. */
   stableTo (index: number, term: number): void {
     if (index < this.unstableOffset || this.unstable.length === 0) return

@@ -4,10 +4,10 @@ import type { Logger } from '../lib/logger.js'
 import { randomInt } from '../lib/rng.js'
 import { resolveRaftConfig, type RaftConfig, type ResolvedRaftConfig } from './config.js'
 import { handleVoteRequest, hup, stepCandidate } from './election.js'
-import { handleLeaderMessage, type IncomingSnapshot } from './follower.js'
+import { handleLeaderMessage, inferCommit, type IncomingSnapshot } from './follower.js'
 import { RaftLog } from './log.js'
 import { ReadIndexQueue } from './read-index.js'
-import { appendEntries, bcastAppend, bcastHeartbeat, sendAppend, sendTimeoutNow, serveRead, stepLeader } from './replication.js'
+import { announceDurable, appendEntries, bcastAppend, bcastHeartbeat, sendAppend, sendTimeoutNow, serveRead, stepLeader } from './replication.js'
 import type { RaftStorage } from './storage.js'
 import { ProgressTracker } from './tracker.js'
 import { entrySizeBytes, type ConfChange, type ConfState, type Entry, type EntryPayload, type Message, type ReadState, type Role } from './types.js'
@@ -66,6 +66,12 @@ export class Raft {
   /** Proposals were appended since the last broadcast: send them all at once when the Ready is taken. */
   broadcastPending = false
   incomingSnapshot: IncomingSnapshot | undefined
+  /** Follower: how far the leader of this term said its log is on its disk (`inferCommit`). */
+  leaderDurable = 0
+  /** Leader: the highest `durable` told to a follower in this term; reads wait for it (`serveRead`). */
+  durableAnnounced = 0
+  /** Leader: per follower, the last index of the proposals it forwarded that may still need a `durable` (`announceDurable`). */
+  forwarders = new Map<NodeId, number>()
 
   constructor (config: RaftConfig, storage: RaftStorage) {
     this.config = resolveRaftConfig(config)
@@ -178,6 +184,9 @@ export class Raft {
     this.reads = new ReadIndexQueue()
     this.earlyReads = []
     this.broadcastPending = false
+    this.leaderDurable = 0
+    this.durableAnnounced = 0
+    this.forwarders.clear()
   }
 
   becomeFollower (term: number, lead: NodeId | null): void {
@@ -434,6 +443,21 @@ export class Raft {
       lo = (entries[entries.length - 1] as Entry).index + 1
     }
     return false
+  }
+
+  /**
+   * The index a read the leader answers now must wait for: its commit index, or more — a follower
+   * told how far the leader's disk holds the log may commit up to there before the leader hears
+   * of it (`inferCommit`) and answer a write, which a later read must not miss.
+   */
+  readFloor (): number {
+    return Math.max(this.log.committed, this.durableAnnounced)
+  }
+
+  /** Entries of this node's log became durable: a leader tells followers that wait on them, a follower may now know more committed. */
+  entriesPersisted (): void {
+    if (this.role === 'leader') announceDurable(this)
+    else inferCommit(this)
   }
 
   /** Sends the appends that proposals since the last Ready are waiting for. */

@@ -232,7 +232,10 @@ export class RawNode {
       log.appliedTo(ready.snapshot.metadata.index)
     }
     const lastEntry = ready.entries[ready.entries.length - 1]
-    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term)
+    if (lastEntry !== undefined) {
+      log.stableTo(lastEntry.index, lastEntry.term)
+      this.raft.entriesPersisted()
+    }
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1]
     if (lastCommitted !== undefined) {
       log.appliedTo(lastCommitted.index)

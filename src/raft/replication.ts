@@ -33,7 +33,10 @@ export function sendAppend (r: Raft, to: NodeId, sendIfEmpty = true): boolean {
   const entries = progress.next <= lastIndex ? r.log.slice(progress.next, lastIndex + 1, r.config.maxSizePerMsgBytes) : []
   if (prevTerm === undefined || entries === undefined) return startSnapshot(r, to, progress)
   if (entries.length === 0 && !sendIfEmpty) return false
-  const append: Message = { type: 'append', from: r.id, to, term: r.term, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed }
+  const durable = durableFor(r, to)
+  const append: Message = durable === undefined
+    ? { type: 'append', from: r.id, to, term: r.term, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed }
+    : { type: 'append', from: r.id, to, term: r.term, index: prevIndex, logTerm: prevTerm, entries, commit: r.log.committed, durable }
   // A follower known to hold everything sent so far only learns the commit index from an empty
   // append: its answer would only repeat its match. (Probes and everything else are answered.)
   r.send(entries.length === 0 && progress.state === 'replicate' && progress.match === prevIndex ? { ...append, quiet: true } : append)
@@ -49,6 +52,47 @@ export function sendAppend (r: Raft, to: NodeId, sendIfEmpty = true): boolean {
     progress.probeSent = true
   }
   return true
+}
+
+/**
+ * What the leader may tell follower `to` of its own disk (`durable` on its appends): how far its
+ * log is durable. Only a voter that is a majority together with the leader, under a membership
+ * with no change pending, is told: such a follower holding an entry of this term on its own disk
+ * knows it is on a quorum — committed, by the very rule the leader commits by — without waiting
+ * to hear it from the leader (`inferCommit`). Reads wait for what was told (`serveRead`).
+ */
+function durableFor (r: Raft, to: NodeId): number | undefined {
+  if (r.pendingConfIndex > r.log.applied || !r.tracker.isPairQuorum(r.id, to)) return undefined
+  const durable = r.log.stableIndex()
+  if (durable > r.durableAnnounced) r.durableAnnounced = durable
+  return durable
+}
+
+/**
+ * Once the leader's own write is durable: tells each follower that forwarded proposals still
+ * uncommitted how far the leader's disk now holds its log, so that the follower commits them
+ * (and answers its clients) as soon as its own disk holds them, rather than after its answer
+ * reached the leader and the leader's commit notice came back: two hops fewer on a write
+ * through a follower. The notice is a quiet empty append at what the follower is known to hold.
+ */
+export function announceDurable (r: Raft): void {
+  const durable = r.log.stableIndex()
+  for (const [id, last] of r.forwarders) {
+    const progress = r.tracker.progress.get(id)
+    if (progress === undefined || last <= r.log.committed) {
+      r.forwarders.delete(id)
+      continue
+    }
+    if (durable <= r.log.committed) continue
+    const told = durableFor(r, id)
+    const matchTerm = r.log.term(progress.match)
+    if (told === undefined || matchTerm === undefined || progress.state !== 'replicate') {
+      r.forwarders.delete(id)
+      continue
+    }
+    r.send({ type: 'append', from: r.id, to: id, term: r.term, index: progress.match, logTerm: matchTerm, entries: [], commit: r.log.committed, quiet: true, durable: told })
+    if (last <= durable) r.forwarders.delete(id)
+  }
 }
 
 /** Begins an InstallSnapshot to a follower whose next entry is compacted away, if it is reachable. */
@@ -100,7 +144,7 @@ export function serveRead (r: Raft, from: NodeId, context: string): Acceptance {
     r.earlyReads.push({ from, context })
     return { ok: true }
   }
-  const index = r.log.committed
+  const index = r.readFloor()
   if (r.tracker.voters.size === 1) {
     answerRead(r, { index, from, context })
     return { ok: true }
@@ -120,7 +164,7 @@ function answerRead (r: Raft, read: { index: number, from: NodeId, context: stri
 export function stepLeader (r: Raft, m: Message): void {
   switch (m.type) {
     case 'propose':
-      r.acceptProposal(m.entries)
+      if (r.acceptProposal(m.entries).ok) r.forwarders.set(m.from, r.log.lastIndex())
       return
     case 'readIndex':
       serveRead(r, m.from, m.context)

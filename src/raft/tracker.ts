@@ -91,6 +91,11 @@ export class ProgressTracker {
     return this.voteResult(id => this.votes.get(id))
   }
 
+  /** Whether two distinct voters `a` and `b` are, on their own, a majority of the voters. */
+  isPairQuorum (a: NodeId, b: NodeId): boolean {
+    return a !== b && this.voters.has(a) && this.voters.has(b) && 2 >= Math.floor(this.voters.size / 2) + 1
+  }
+
   /** Counts answers among voters: won with a majority of yes, lost once a majority can no longer be reached. */
   voteResult (answer: (id: NodeId) => boolean | undefined): VoteResult {
     const quorum = Math.floor(this.voters.size / 2) + 1

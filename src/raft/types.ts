@@ -78,8 +78,10 @@ export type Message =
   /**
    * `quiet`: a commit notice (no entries) to a follower the leader knows holds every entry up to
    * `index`; accepted, it needs no answer, which would tell the leader nothing new.
+   * `durable`: the leader's own log is on its disk up to this index, sent only to a voter that
+   * forms a quorum with the leader (see `inferCommit`).
    */
-  | MessageBase & { readonly type: 'append', readonly index: number, readonly logTerm: number, readonly entries: readonly Entry[], readonly commit: number, readonly quiet?: boolean }
+  | MessageBase & { readonly type: 'append', readonly index: number, readonly logTerm: number, readonly entries: readonly Entry[], readonly commit: number, readonly quiet?: boolean, readonly durable?: number }
   | MessageBase & { readonly type: 'appendResponse', readonly index: number, readonly reject: boolean, readonly rejectHint: number, readonly logTerm: number }
   | MessageBase & { readonly type: 'heartbeat', readonly commit: number, readonly context: number }
   | MessageBase & { readonly type: 'heartbeatResponse', readonly context: number }

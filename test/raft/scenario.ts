@@ -234,7 +234,7 @@ function formatLog (record: LogRecord): string {
 export function formatMessage (m: Message): string {
   const head = `${m.from}->${m.to} ${m.type} t${m.term}`
   switch (m.type) {
-    case 'append': return `${head} prev=${m.logTerm}/${m.index} commit=${m.commit}${m.entries.length > 0 ? ` [${m.entries.map(formatEntry).join(' ')}]` : ''}${m.quiet === true ? ' quiet' : ''}`
+    case 'append': return `${head} prev=${m.logTerm}/${m.index} commit=${m.commit}${m.entries.length > 0 ? ` [${m.entries.map(formatEntry).join(' ')}]` : ''}${m.quiet === true ? ' quiet' : ''}${m.durable !== undefined ? ` durable=${m.durable}` : ''}`
     case 'appendResponse': return m.reject ? `${head} reject index=${m.index} hint=${m.logTerm}/${m.rejectHint}` : `${head} index=${m.index}`
     case 'heartbeat': return `${head} commit=${m.commit}${m.context !== 0 ? ` read=${m.context}` : ''}`
     case 'heartbeatResponse': return `${head}${m.context !== 0 ? ` read=${m.context}` : ''}`

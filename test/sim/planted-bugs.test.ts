@@ -1,5 +1,6 @@
 import test from 'ava'
 import { RaftLog } from '../../src/raft/log.js'
+import { Raft } from '../../src/raft/raft.js'
 import type { Ready } from '../../src/raft/raw-node.js'
 import { MemoryStorage, type DurableWrite } from '../../src/raft/storage.js'
 import { LockTable } from '../../src/store/lock-table.js'
@@ -43,6 +44,22 @@ test('committing an older-term entry by counting replicas (Figure 8) is caught w
     return true
   }, () => {
     const found = firstViolation(100)
+    t.truthy(found, 'the simulator missed the planted bug')
+    t.log(`caught at seed ${found?.seed}: ${found?.property}`)
+  })
+})
+
+test('a leader that answers reads at its commit index alone, missing writes a follower committed on the leader\'s word that its disk holds them, is caught within 50 seeds', t => {
+  withPlantedBug(Raft.prototype, 'readFloor', function (this: Raft) { return this.log.committed }, () => {
+    const found = firstViolation(50)
+    t.truthy(found, 'the simulator missed the planted bug')
+    t.log(`caught at seed ${found?.seed}: ${found?.property}`)
+  })
+})
+
+test('a log that counts entries as durable before they are written (so a leader tells its followers too early) is caught within 1500 seeds', t => {
+  withPlantedBug(RaftLog.prototype, 'stableIndex', function (this: RaftLog) { return this.lastIndex() }, () => {
+    const found = firstViolation(1500)
     t.truthy(found, 'the simulator missed the planted bug')
     t.log(`caught at seed ${found?.seed}: ${found?.property}`)
   })
