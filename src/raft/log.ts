@@ -184,11 +184,11 @@ export class RaftLog {
 
   /**
    * The last index of the log that is on this node's disk: the stored entries the unstable tail
-   * does not replace. While a received snapshot waits to be persisted, only what it covers counts
-   * (it is committed anyway).
+   * does not replace. While a received snapshot waits to be persisted, only the stored snapshot's
+   * index is certain.
    */
   stableIndex (): number {
-    if (this.unstableSnapshot !== undefined) return this.committed
+    if (this.unstableSnapshot !== undefined) return this.storage.snapshot().metadata.index
     return Math.min(this.storage.lastIndex(), this.unstableOffset - 1)
   }
 

@@ -59,10 +59,11 @@ export function sendAppend (r: Raft, to: NodeId, sendIfEmpty = true): boolean {
  * log is durable. Only a voter that is a majority together with the leader, under a membership
  * with no change pending, is told: such a follower holding an entry of this term on its own disk
  * knows it is on a quorum — committed, by the very rule the leader commits by — without waiting
- * to hear it from the leader (`inferCommit`). Reads wait for what was told (`serveRead`).
+ * to hear it from the leader (`inferCommit`). Reads wait for what was told (`readFloor`), so only
+ * followers with forwarded proposals outstanding are told: only they have clients to answer early.
  */
 function durableFor (r: Raft, to: NodeId): number | undefined {
-  if (r.pendingConfIndex > r.log.applied || !r.tracker.isPairQuorum(r.id, to)) return undefined
+  if (!r.forwarders.has(to) || r.pendingConfIndex > r.log.applied || !r.tracker.isPairQuorum(r.id, to)) return undefined
   const durable = r.log.stableIndex()
   if (durable > r.durableAnnounced) r.durableAnnounced = durable
   return durable
