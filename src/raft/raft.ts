@@ -68,7 +68,7 @@ export class Raft {
   incomingSnapshot: IncomingSnapshot | undefined
   /** Follower: how far the leader of this term said its log is on its disk (`inferCommit`). */
   leaderDurable = 0
-  /** Leader: the highest `durable` told to a follower in this term; reads wait for it (`serveRead`). */
+  /** Leader: the highest `durable` told to a follower in this term; reads wait for it (`readFloor`). */
   durableAnnounced = 0
   /** Leader: per follower, the last index of the proposals it forwarded that may still need a `durable` (`announceDurable`). */
   forwarders = new Map<NodeId, number>()

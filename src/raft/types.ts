@@ -78,8 +78,8 @@ export type Message =
   /**
    * `quiet`: a commit notice (no entries) to a follower the leader knows holds every entry up to
    * `index`; accepted, it needs no answer, which would tell the leader nothing new.
-   * `durable`: the leader's own log is on its disk up to this index, sent only to a voter that
-   * forms a quorum with the leader (see `inferCommit`).
+   * `durable`: the leader's own log is on its disk up to this index, sent only to a follower with
+   * forwarded proposals outstanding that forms a quorum with the leader (see `durableFor`).
    */
   | MessageBase & { readonly type: 'append', readonly index: number, readonly logTerm: number, readonly entries: readonly Entry[], readonly commit: number, readonly quiet?: boolean, readonly durable?: number }
   | MessageBase & { readonly type: 'appendResponse', readonly index: number, readonly reject: boolean, readonly rejectHint: number, readonly logTerm: number }
