@@ -93,12 +93,17 @@ export class ProgressTracker {
 
   /** Whether two distinct voters `a` and `b` are, on their own, a majority of the voters. */
   isPairQuorum (a: NodeId, b: NodeId): boolean {
-    return a !== b && this.voters.has(a) && this.voters.has(b) && 2 >= Math.floor(this.voters.size / 2) + 1
+    return a !== b && this.voters.has(a) && this.voters.has(b) && 2 >= this.quorum()
+  }
+
+  /** How many voters are a majority. */
+  private quorum (): number {
+    return Math.floor(this.voters.size / 2) + 1
   }
 
   /** Counts answers among voters: won with a majority of yes, lost once a majority can no longer be reached. */
   voteResult (answer: (id: NodeId) => boolean | undefined): VoteResult {
-    const quorum = Math.floor(this.voters.size / 2) + 1
+    const quorum = this.quorum()
     let granted = 0
     let missing = 0
     for (const id of this.voters) {
