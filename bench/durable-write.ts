@@ -1,8 +1,9 @@
 // What one durable write costs on this machine, by how it is made: the floor under a Raft Ready's
 // persistence. Each way appends records of `--bytes` to a file of its own in a fresh directory,
 // one write at a time, each durable before the next starts:
-//   - level: one batch of an entry and the hard state with `sync: true`, as galaxy's Raft log
-//     writes (`src/node/raft-storage.ts`); LevelDB writes and syncs on libuv's thread pool;
+//   - level: galaxy's Raft log itself (`LevelRaftStorage.save`, `src/node/raft-storage.ts`), one
+//     entry and the hard state in one batch with `sync: true`; LevelDB writes and syncs on libuv's
+//     thread pool;
 //   - fs callbacks: `fs.write` then `fs.fdatasync`, also on the thread pool;
 //   - fs on the main thread: `fs.writeSync` then `fs.fdatasyncSync`, no hand-off between threads
 //     (the event loop waits through the sync);
@@ -15,13 +16,13 @@
 // machine do.
 //
 // Usage: node --import tsx bench/durable-write.ts [--writes 3000] [--bytes 460] [--seconds 3] [--dir DIR]
-import { ClassicLevel } from 'classic-level'
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, fdatasync, fdatasyncSync, mkdtempSync, openSync, rmSync, write, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { LevelRaftStorage } from '../src/node/raft-storage.js'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -37,13 +38,6 @@ const bytes = Number(values.bytes)
 const seconds = Number(values.seconds)
 const warmup = Math.min(300, Math.floor(writes / 10))
 
-interface Timing {
-  /** Until durable, µs, one per measured write. */
-  readonly durable: number[]
-  /** The call's own time on the main thread, µs, summed over the measured writes. */
-  heldUs: number
-}
-
 /** One way of making a write durable: `write(i)` returns once the call is made, and the promise once the write is durable. */
 type Way = (index: number) => Promise<void>
 
@@ -57,17 +51,13 @@ async function main (): Promise<void> {
     console.log('| way of writing | until durable p50 | p90 | the call on the main thread | CPU (all threads) | writes/s |')
     console.log('| --- | --- | --- | --- | --- | --- |')
     const record = new Uint8Array(bytes).fill(1)
-    const hardState = new Uint8Array(20).fill(2)
 
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'level'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-    await db.open()
-    await report('level batch (entry + hard state), sync', async index => {
-      const key = Buffer.allocUnsafe(9)
-      key[0] = 0x65
-      key.writeBigUInt64BE(BigInt(index), 1)
-      await db.batch([{ type: 'put', key, value: record }, { type: 'put', key: Buffer.of(0x68), value: hardState }], { sync: true })
+    const log = await LevelRaftStorage.open(join(dir, 'raft'))
+    await report('the Raft log: `LevelRaftStorage.save`, a level batch (entry + hard state), sync', async index => {
+      const entry = { term: 1, index: index + 1, type: 'normal' as const, data: record }
+      await log.save({ hardState: { term: 1, vote: null, commit: index }, entries: [entry] })
     })
-    await db.close()
+    await log.close()
 
     const callbacks = openSync(join(dir, 'callbacks'), 'w')
     await report('fs.write + fs.fdatasync (thread pool)', async () => {
@@ -102,7 +92,10 @@ async function main (): Promise<void> {
 
 /** Runs one way `writes` times after the warm-up, one write at a time, and prints its row. */
 async function report (name: string, way: Way): Promise<void> {
-  const timing: Timing = { durable: [], heldUs: 0 }
+  /** Until durable, µs, one per measured write. */
+  const durable: number[] = []
+  /** The calls' own time on the main thread, µs. */
+  let heldUs = 0
   let measuredFrom = performance.now()
   let cpuFrom = process.cpuUsage()
   for (let index = 0; index < warmup + writes; index++) {
@@ -115,14 +108,14 @@ async function report (name: string, way: Way): Promise<void> {
     const called = performance.now()
     await done
     if (index < warmup) continue
-    timing.heldUs += (called - before) * 1000
-    timing.durable.push((performance.now() - before) * 1000)
+    heldUs += (called - before) * 1000
+    durable.push((performance.now() - before) * 1000)
   }
   const elapsedS = (performance.now() - measuredFrom) / 1000
   const cpu = process.cpuUsage(cpuFrom)
-  const sorted = timing.durable.sort((a, b) => a - b)
+  const sorted = durable.sort((a, b) => a - b)
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
-  console.log(`| ${name} | ${at(0.5).toFixed(0)} µs | ${at(0.9).toFixed(0)} µs | ${(timing.heldUs / writes).toFixed(0)} µs | ${((cpu.user + cpu.system) / writes).toFixed(0)} µs | ${Math.round(writes / elapsedS).toLocaleString('en-US')} |`)
+  console.log(`| ${name} | ${at(0.5).toFixed(0)} µs | ${at(0.9).toFixed(0)} µs | ${(heldUs / writes).toFixed(0)} µs | ${((cpu.user + cpu.system) / writes).toFixed(0)} µs | ${Math.round(writes / elapsedS).toLocaleString('en-US')} |`)
 }
 
 /** Starts `count` writers, lets them go at once, and prints their row. */
