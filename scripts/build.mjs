@@ -5,9 +5,10 @@
 //   3. turns it into a single executable, <out>/galaxy: a Node single-executable-application blob
 //      injected with postject into the exactly pinned Node 22 binary of scripts/sea-base. Its main
 //      script is a second, small bundle, of src/cli/sea-main.ts: it runs `galaxy appworker` (one in
-//      every container) with the AppWorker's code alone, and every other command from galaxy.cjs,
-//      carried as an asset with a V8 code cache made here by the same Node binary
+//      every container) with the AppWorker's code alone, and every other command from a bundle
+//      like galaxy.cjs, carried as an asset with a V8 code cache made here by the same Node binary
 //      (src/cli/cli-asset.ts), so that an AppWorker never compiles or holds the whole command line.
+//      That bundle takes the addon's bytes from an asset of their own instead of embedding them.
 // Usage: node scripts/build.mjs [--out DIR] [--bundle-only]
 import { execFileSync } from 'node:child_process'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -39,15 +40,22 @@ const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
  * other flags, so both caches are made under these.
  */
 const seaExecArgv = ['--initial-old-space-size=256']
+/** The executable's asset that holds classic-level's addon (see embedClassicLevel). */
+const addonAsset = 'classic-level.node'
 
 const started = Date.now()
 mkdirSync(outDir, { recursive: true })
 execFileSync(process.execPath, [join(root, 'scripts', 'gen-proto.mjs')], { stdio: 'inherit' })
-const bundle = await bundleCli(join(root, 'src', 'cli', 'main.ts'), join(outDir, 'galaxy.cjs'))
-if (!flags['bundle-only']) buildExecutable(bundle, await bundleCli(join(root, 'src', 'cli', 'sea-main.ts'), join(outDir, 'sea-main.cjs')))
+const bundle = await bundleCli(join(root, 'src', 'cli', 'main.ts'), join(outDir, 'galaxy.cjs'), 'embedded')
+if (!flags['bundle-only']) {
+  buildExecutable(
+    await bundleCli(join(root, 'src', 'cli', 'main.ts'), join(outDir, 'galaxy-sea-cli.cjs'), 'sea-asset'),
+    await bundleCli(join(root, 'src', 'cli', 'sea-main.ts'), join(outDir, 'sea-main.cjs'), 'sea-asset'))
+}
 console.error(`build: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
-async function bundleCli (entry, outfile) {
+// `addon` says where the bundle finds classic-level's addon (see embedClassicLevel).
+async function bundleCli (entry, outfile, addon) {
   await esbuild.build({
     entryPoints: [entry],
     outfile,
@@ -69,7 +77,7 @@ async function bundleCli (entry, outfile) {
     logLevel: 'warning',
     define: { GALAXY_BUILD_COMMIT: JSON.stringify(gitCommit()) },
     loader: { '.node': 'binary' },
-    plugins: [embedClassicLevel()]
+    plugins: [embedClassicLevel(addon)]
   })
   assertAscii(outfile)
   console.error(`build: ${outfile} (${mib(statSync(outfile).size)})`)
@@ -84,12 +92,17 @@ function assertAscii (file) {
 }
 
 // classic-level finds its addon with node-gyp-build at run time, which needs node_modules. Swap its
-// binding module for one that carries the prebuilt addon's bytes and loads them with dlopen.
-function embedClassicLevel () {
+// binding module for one that hands the prebuilt addon's bytes to dlopen (src/runtime/native-addon.ts).
+// `embedded`: the bytes are in the bundle, as a base64 literal, which runs anywhere. `sea-asset`: they
+// are the executable's asset `addonAsset`, read where it is mapped. Embedded, V8 held the literal
+// twice (in the bundle's source and as a string) and its decoded bytes for as long as the process
+// ran: 1.7 MiB of every node's heap.
+function embedClassicLevel (addon) {
   const classicLevelDir = dirname(require.resolve('classic-level/package.json'))
-  const prebuild = join(classicLevelDir, 'prebuilds', `${process.platform}-${process.arch}`, 'classic-level.node')
-  if (!existsSync(prebuild)) throw new Error(`no classic-level prebuild for ${process.platform}-${process.arch} at ${prebuild}`)
   const loader = join(root, 'src', 'runtime', 'native-addon.ts')
+  const bytes = addon === 'embedded'
+    ? `(bytes => bytes.default ?? bytes)(require(${JSON.stringify(classicLevelPrebuild(classicLevelDir))}))`
+    : `new Uint8Array(require('node:sea').getRawAsset(${JSON.stringify(addonAsset)}))`
   return {
     name: 'embed-classic-level',
     setup (build) {
@@ -99,17 +112,22 @@ function embedClassicLevel () {
         resolveDir: root,
         loader: 'js',
         contents: `
-          const bytes = require(${JSON.stringify(prebuild)})
           const { loadEmbeddedAddon } = require(${JSON.stringify(loader)})
-          module.exports = loadEmbeddedAddon('classic-level', bytes.default ?? bytes)`
+          module.exports = loadEmbeddedAddon('classic-level', ${bytes})`
       }))
     }
   }
 }
 
+function classicLevelPrebuild (classicLevelDir = dirname(require.resolve('classic-level/package.json'))) {
+  const prebuild = join(classicLevelDir, 'prebuilds', `${process.platform}-${process.arch}`, 'classic-level.node')
+  if (!existsSync(prebuild)) throw new Error(`no classic-level prebuild for ${process.platform}-${process.arch} at ${prebuild}`)
+  return prebuild
+}
+
 function buildExecutable (bundle, seaMain) {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`the executable is built for linux-x64 only (this is ${process.platform}-${process.arch}); use --bundle-only and run ${bundle} with node`)
+    throw new Error(`the executable is built for linux-x64 only (this is ${process.platform}-${process.arch}); use --bundle-only and run ${join(outDir, 'galaxy.cjs')} with node`)
   }
   const baseNode = ensureBaseNode()
   const blob = join(outDir, 'sea-prep.blob')
@@ -123,8 +141,8 @@ function buildExecutable (bundle, seaMain) {
     disableExperimentalSEAWarning: true,
     execArgv: seaExecArgv,
     useCodeCache: true,
-    // The keys of src/cli/cli-asset.ts.
-    assets: { 'galaxy-cli.js': cliSource, 'galaxy-cli.cache': cliCache }
+    // The keys of src/cli/cli-asset.ts, and the addon's.
+    assets: { 'galaxy-cli.js': cliSource, 'galaxy-cli.cache': cliCache, [addonAsset]: classicLevelPrebuild() }
   }))
   // The blob and the code caches must come from the same Node as the binary it is injected into.
   quietly(baseNode, [...seaExecArgv, '--experimental-sea-config', config])
@@ -135,7 +153,7 @@ function buildExecutable (bundle, seaMain) {
   stripSymbols(partial)
   quietly(process.execPath, [require.resolve('postject/dist/cli.js'), partial, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', seaFuse])
   renameSync(partial, executable)
-  for (const file of [blob, config, seaMain, cliSource, cliCache]) rmSync(file)
+  for (const file of [blob, config, bundle, seaMain, cliSource, cliCache]) rmSync(file)
   console.error(`build: ${executable} (${mib(statSync(executable).size)}, node ${execFileSync(baseNode, ['--version']).toString().trim()})`)
 }
 

@@ -2,8 +2,9 @@ import { getAsset, getRawAsset } from 'node:sea'
 import { constants, Script } from 'node:vm'
 
 /**
- * The single executable's assets (scripts/build.mjs writes them): the bundle of the whole command
- * line (`dist/galaxy.cjs`, from main.ts) wrapped as the function Node makes of a CommonJS module,
+ * The single executable's assets of the command line (scripts/build.mjs writes them): the bundle of
+ * it (as `dist/galaxy.cjs`, from main.ts, but taking classic-level's addon from an asset of the
+ * build's) wrapped as the function Node makes of a CommonJS module,
  * `(exports, require, module, __filename, __dirname)`, and its V8 code cache.
  */
 export const cliAssetKeys = { source: 'galaxy-cli.js', codeCache: 'galaxy-cli.cache' } as const
@@ -17,7 +18,7 @@ export const cliAssetKeys = { source: 'galaxy-cli.js', codeCache: 'galaxy-cli.ca
  * main script.
  *
  * It is an asset and not the executable's main script so that an AppWorker, one in every container,
- * never holds its source (3.9 MB, kept whole in the V8 heap) nor its code cache (see sea-main.ts).
+ * never holds its source (3.4 MB, kept whole in the V8 heap) nor its code cache (see sea-main.ts).
  */
 export function runCliAsset (): void {
   const script = new Script(getAsset(cliAssetKeys.source, 'utf8'), {
