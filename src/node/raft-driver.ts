@@ -37,9 +37,9 @@ export interface RaftDriverInit {
 
 /**
  * Drives a Raft core in real time (after etcd's raft node loop): ticks from a monotonic timer,
- * feeds it messages and requests, and carries out each Ready in the contract's order — early
- * messages, one synced level batch (committed entries applied while it syncs), then the other
- * messages — one Ready at a time. Requests arriving while a Ready is being persisted pile up in
+ * feeds it messages and requests, and carries out each Ready in the contract's order — one synced
+ * level batch, with the early messages sent and committed entries applied while it syncs, then the
+ * other messages — one Ready at a time. Requests arriving while a Ready is being persisted pile up in
  * the core and go out together in the next one, which is how proposals are batched; those a
  * follower forwards to its leader leave at once, joined. Commit notices to followers wait briefly
  * for the next append (`CommitNotices`).
@@ -153,16 +153,18 @@ export class RaftDriver {
     try {
       while (this.node.hasReady() && !this.stopped) {
         const ready = this.node.ready()
-        this.notices.deliver(ready.earlyMessages)
-        // The sockets write what was sent in this tick when the tick ends (they are corked until
-        // then). End it before the synchronous part of this Ready's write, which would otherwise
-        // hold back the followers' appends (on a loopback cluster about 50 µs per hop).
-        if (ready.earlyMessages.length > 0) await endOfTick()
+        // The write starts first: its sync runs on another thread while this one encodes and sends
+        // the early appends. (Sent first, they left about 40 µs sooner, but a leader's sync began
+        // 0.25–0.35 ms later, and a write through a follower waits for the leader's disk.)
         const write = ready.hardState !== undefined || ready.entries.length > 0 || ready.snapshot !== undefined
           ? this.init.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot })
           : undefined
-        // Awaited below; this only keeps a failed write from counting as unhandled if applying throws first.
+        // Awaited below; this only keeps a failed write from counting as unhandled before then.
         write?.catch(() => {})
+        this.notices.deliver(ready.earlyMessages)
+        // The sockets write what was sent in this tick when the tick ends (they are corked until
+        // then). End it before applying, which would otherwise hold back the followers' appends.
+        if (ready.earlyMessages.length > 0) await endOfTick()
         // Committed entries that this node's disk already holds are durable on a quorum, so
         // applying them, and answering the clients that wait on them, need not wait for this
         // Ready's write: they run while it syncs (etcd's server applies alongside its WAL write).

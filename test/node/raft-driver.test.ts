@@ -72,9 +72,9 @@ test('a single voter, which commits entries as it appends them, applies each onl
   }
 })
 
-test("a leader's appends leave at the end of the tick they were sent in, before the write that persists the same entries begins", async t => {
+test("a leader's write starts first, and its appends leave at the end of that tick, before the write is durable", async t => {
   // One voter and one learner: the voter elects itself, and its appends to the learner go out
-  // early, ahead of its own write.
+  // while its own write of the same entries syncs.
   const learner = 'n2' as NodeId
   const events: string[] = []
   const driver = await electedDriver(t, {
@@ -83,6 +83,7 @@ test("a leader's appends leave at the end of the tick they were sent in, before 
       const indexes = write.entries.map(entry => entry.index).join(',')
       if (indexes !== '') events.push(`write ${indexes}`)
       await save(write)
+      if (indexes !== '') events.push(`durable ${indexes}`)
     },
     // As the transport's corked sockets do: what is sent in a tick is written when the tick ends.
     // The learner acknowledges every append a moment later, so that the leader keeps sending.
@@ -104,7 +105,9 @@ test("a leader's appends leave at the end of the tick they were sent in, before 
   const written = events.filter(event => event.startsWith('write ') && Number(event.slice(6).split(',')[0]) >= first)
   t.true(written.length >= 5, events.join(' | '))
   for (const write of written) {
-    const sent = events.indexOf(`on the wire ${write.slice(6)}`)
-    t.true(sent >= 0 && sent < events.indexOf(write), `entries ${write.slice(6)} written before they went out: ${events.join(' | ')}`)
+    const indexes = write.slice(6)
+    const sent = events.indexOf(`on the wire ${indexes}`)
+    t.true(sent > events.indexOf(write), `entries ${indexes} went out before their write started: ${events.join(' | ')}`)
+    t.true(sent < events.indexOf(`durable ${indexes}`), `entries ${indexes} waited for their write: ${events.join(' | ')}`)
   }
 })
