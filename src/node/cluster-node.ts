@@ -12,6 +12,7 @@ import type { Logger } from '../lib/logger.js'
 import { SystemRng } from '../runtime/system-rng.js'
 import type { ApiCall, ApiReply } from './api/call.js'
 import { ForwardDialError, forwardCall, forwardLimits, serveForwarded, type ForwardCounters } from './api/forward.js'
+import { IdleStreams } from './api/idle-streams.js'
 import { ApiFailure, ApiRouter, type RouterNode } from './api/router.js'
 import { startApiServer } from './api/server.js'
 import type { MemberBody, NodeBody, StatusBody } from './api/wire.js'
@@ -88,7 +89,9 @@ export interface JoinHint {
 export class ClusterNode implements RouterNode {
   readonly id: NodeId
   readonly requestTimeoutMs: number
-  readonly forwardCounters: ForwardCounters = { served: 0, malformed: 0 }
+  readonly forwardCounters: ForwardCounters = { streams: 0, served: 0, malformed: 0 }
+  /** Streams to other nodes that completed a forwarded call, kept for the next one. */
+  private readonly idleStreams = new IdleStreams()
   private apiServer: Server | undefined
   private apiAddress: HostPort
   private timers: NodeJS.Timeout[] = []
@@ -294,6 +297,7 @@ export class ClusterNode implements RouterNode {
     this.replica?.detach()
     await this.driver?.stop()
     await this.transport?.stop()
+    this.idleStreams.closeAll()
     await this.host.stop()
     await this.storage?.close()
   }
@@ -329,7 +333,7 @@ export class ClusterNode implements RouterNode {
   async callNode (peer: NodeId, call: ApiCall, timeoutMs: number): Promise<ApiReply> {
     if (peer === this.id) return await this.router.handle(call)
     const addresses = this.gossip?.get(peer)?.report.addresses ?? []
-    return await forwardCall(this.host, { id: peer, addresses }, call, timeoutMs)
+    return await forwardCall(this.host, { id: peer, addresses }, call, timeoutMs, this.idleStreams)
   }
 
   async forward (call: ApiCall, to: 'leader' | 'voter'): Promise<ApiReply> {
@@ -341,7 +345,7 @@ export class ClusterNode implements RouterNode {
       for (const target of listForwardTargets(this.id, this.replica, this.seeds)) {
         if (performance.now() >= deadline) break
         try {
-          return await forwardCall(this.host, target, call, answerMs)
+          return await forwardCall(this.host, target, call, answerMs, this.idleStreams)
         } catch (error) {
           // Once the request went out, another node must not run it again: its outcome is unknown.
           if (!(error instanceof ForwardDialError) && call.method !== 'GET') throw new ApiFailure('ERR_TIMEOUT', `no answer from the node the request was passed to (the outcome is unknown): ${(error as Error).message}`)

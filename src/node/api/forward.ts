@@ -9,9 +9,10 @@ import { galaxy } from '../../proto/gen/api.js'
 import type { Host } from '../net/host.js'
 import { callTarget, type ApiCall, type ApiReply } from './call.js'
 import { deadlineSignal } from '../deadline-signal.js'
+import type { ForwardStream, IdleStreams } from './idle-streams.js'
 
 /** The protocol API requests are forwarded on. */
-export const apiProtocol = '/galaxy/api/1'
+export const apiProtocol = '/galaxy/api/2'
 
 /** Named bounds of forwarding. */
 export const forwardLimits = {
@@ -26,46 +27,62 @@ export const forwardLimits = {
 
 /** Counters of the forwarding service. */
 export interface ForwardCounters {
+  /** Streams other nodes opened to forward requests here. */
+  streams: number
   served: number
   malformed: number
 }
 
 /**
- * Serves API requests other nodes forward here: each stream carries one `ApiRequest` frame and
- * answers with `ApiResponse` frames (head first, then body chunks, then the end of the stream).
+ * Serves API requests other nodes forward here. A stream carries `ApiRequest` frames one at a
+ * time, each answered by one `ApiResponse` frame, so that the caller can send its next request on
+ * the same stream; a streamed answer (head first, then body chunks) is the stream's last, and ends
+ * it. The caller ends a stream by closing it between requests.
  */
 export async function serveForwarded (host: Host, handle: (call: ApiCall) => Promise<ApiReply>, counters: ForwardCounters, logger: Logger): Promise<void> {
   await host.handle(apiProtocol, (stream) => {
-    void serveOne(stream, handle, counters, logger)
+    void serveStream(stream, handle, counters, logger)
   }, { maxInboundStreams: forwardLimits.maxStreams, maxOutboundStreams: forwardLimits.maxStreams })
 }
 
-async function serveOne (stream: Stream, handle: (call: ApiCall) => Promise<ApiReply>, counters: ForwardCounters, logger: Logger): Promise<void> {
+async function serveStream (stream: Stream, handle: (call: ApiCall) => Promise<ApiReply>, counters: ForwardCounters, logger: Logger): Promise<void> {
+  counters.streams++
   const lp = lpStream(stream, { maxDataLength: forwardLimits.maxFrameBytes })
-  const gone = new LazyAbort()
+  // Each call gets a signal of its own, aborted if the stream closes while it runs: listeners a
+  // call leaves on its signal go with it instead of piling up on a long-lived stream.
+  let gone = new LazyAbort()
   stream.addEventListener('close', () => { gone.abort() })
   try {
-    let request: galaxy.ApiRequest
-    try {
-      request = galaxy.ApiRequest.decode((await lp.read()).subarray())
-    } catch (error) {
-      counters.malformed++
-      stream.abort(error as Error)
-      return
-    }
-    const url = new URL(request.path, 'http://galaxy')
-    const reply = await handle({ method: request.method, path: url.pathname, query: url.searchParams, body: request.body, internal: true, hops: request.hops, get signal () { return gone.signal } })
-    counters.served++
-    if ('body' in reply) {
-      await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, body: reply.body }).finish())
-    } else {
+    for (let first = true; ; first = false) {
+      let request: galaxy.ApiRequest
+      try {
+        request = galaxy.ApiRequest.decode((await lp.read()).subarray())
+      } catch (error) {
+        if (!first && stream.remoteWriteStatus !== 'writable') {
+          await stream.close()
+          return
+        }
+        counters.malformed++
+        stream.abort(error as Error)
+        return
+      }
+      const url = new URL(request.path, 'http://galaxy')
+      gone = new LazyAbort()
+      const callGone = gone
+      const reply = await handle({ method: request.method, path: url.pathname, query: url.searchParams, body: request.body, internal: true, hops: request.hops, get signal () { return callGone.signal } })
+      counters.served++
+      if ('body' in reply) {
+        await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, body: reply.body }).finish())
+        continue
+      }
       await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, streamed: true }).finish())
       for await (const chunk of reply.stream) {
-        if (gone.aborted) break
+        if (callGone.aborted) break
         await lp.write(galaxy.ApiResponse.encode({ body: chunk }).finish())
       }
+      await stream.close()
+      return
     }
-    await stream.close()
   } catch (error) {
     logger.debug('forwarded request failed', { error: (error as Error).message })
     stream.abort(error as Error)
@@ -83,35 +100,62 @@ export interface ForwardTarget {
 
 /**
  * Forwards a call to another node and returns its answer; a streamed answer keeps the stream open
- * until the caller stops reading or the call's signal aborts.
+ * until the caller stops reading or the call's signal aborts. With `idle`, a call to a member known
+ * by id reuses a stream a completed call left there, and leaves its own there when done.
  */
-export async function forwardCall (host: Host, target: ForwardTarget, call: ApiCall, timeoutMs: number): Promise<ApiReply> {
-  const dialSignal = deadlineSignal(forwardLimits.dialTimeoutMs, call.signal)
-  const targets = target.addresses.map(address => multiaddr(target.id === undefined ? address : `${address}/p2p/${target.id}`))
-  let stream: Stream
-  try {
-    stream = targets.length > 0
-      ? await host.dialProtocol(targets, apiProtocol, { signal: dialSignal, maxOutboundStreams: forwardLimits.maxStreams })
-      : await host.dialProtocol(peerIdFromString(target.id ?? ''), apiProtocol, { signal: dialSignal, maxOutboundStreams: forwardLimits.maxStreams })
-  } catch (error) {
-    throw new ForwardDialError((error as Error).message, { cause: error })
+export async function forwardCall (host: Host, target: ForwardTarget, call: ApiCall, timeoutMs: number, idle?: IdleStreams): Promise<ApiReply> {
+  const request = galaxy.ApiRequest.encode({ method: call.method, path: callTarget(call), body: call.body, hops: call.hops + 1 }).finish()
+  const pool = target.id === undefined ? undefined : idle
+  let stream = pool?.take(target.id ?? '')
+  if (stream !== undefined) {
+    try {
+      await stream.lp.write(request)
+    } catch (error) {
+      stream.raw.abort(error as Error)
+      // A stream that stopped being writable refuses the request whole: it never left, a new stream may carry it.
+      if ((error as Error).name !== 'StreamStateError') throw error
+      stream = undefined
+    }
   }
-  const lp = lpStream(stream, { maxDataLength: forwardLimits.maxFrameBytes })
-  const onAbort = (): void => { stream.abort(new Error('caller went away')) }
+  if (stream === undefined) {
+    stream = await openStream(host, target, call.signal)
+    try {
+      await stream.lp.write(request)
+    } catch (error) {
+      stream.raw.abort(error as Error)
+      throw error
+    }
+  }
+  const { raw, lp } = stream
+  const onAbort = (): void => { raw.abort(new Error('caller went away')) }
   call.signal.addEventListener('abort', onAbort, { once: true })
   try {
-    await lp.write(galaxy.ApiRequest.encode({ method: call.method, path: callTarget(call), body: call.body, hops: call.hops + 1 }).finish())
     const head = galaxy.ApiResponse.decode((await lp.read({ signal: deadlineSignal(Math.ceil(timeoutMs), call.signal) })).subarray())
     if (!head.streamed) {
       call.signal.removeEventListener('abort', onAbort)
-      await stream.close().catch(() => {})
+      if (pool !== undefined) pool.put(target.id ?? '', stream)
+      else await raw.close().catch(() => {})
       return { status: head.status, contentType: head.contentType, body: head.body }
     }
-    return { status: head.status, contentType: head.contentType, stream: readChunks(lp, stream, call.signal, onAbort) }
+    return { status: head.status, contentType: head.contentType, stream: readChunks(lp, raw, call.signal, onAbort) }
   } catch (error) {
     call.signal.removeEventListener('abort', onAbort)
-    stream.abort(error as Error)
+    raw.abort(error as Error)
     throw error
+  }
+}
+
+/** Opens a new stream to the target; it fails with `ForwardDialError` (nothing was sent). */
+async function openStream (host: Host, target: ForwardTarget, signal: AbortSignal): Promise<ForwardStream> {
+  const dialSignal = deadlineSignal(forwardLimits.dialTimeoutMs, signal)
+  const targets = target.addresses.map(address => multiaddr(target.id === undefined ? address : `${address}/p2p/${target.id}`))
+  try {
+    const raw = targets.length > 0
+      ? await host.dialProtocol(targets, apiProtocol, { signal: dialSignal, maxOutboundStreams: forwardLimits.maxStreams })
+      : await host.dialProtocol(peerIdFromString(target.id ?? ''), apiProtocol, { signal: dialSignal, maxOutboundStreams: forwardLimits.maxStreams })
+    return { raw, lp: lpStream(raw, { maxDataLength: forwardLimits.maxFrameBytes }) }
+  } catch (error) {
+    throw new ForwardDialError((error as Error).message, { cause: error })
   }
 }
 
