@@ -214,10 +214,12 @@ class PeerLink {
         raw.abort(new Error('transport stopped'))
         return undefined
       }
-      this.stream = lpStream(raw, { maxDataLength: raftTransportLimits.maxMessageBytes })
+      const stream = lpStream(raw, { maxDataLength: raftTransportLimits.maxMessageBytes })
+      this.stream = stream
       this.backoffMs = 0
-      raw.addEventListener('close', () => { if (this.stream?.unwrap() === raw) this.stream = undefined })
-      return this.stream
+      // Compare the reader itself: unwrap() detaches a reader, so calling it here on a newer stream broke that one.
+      raw.addEventListener('close', () => { if (this.stream === stream) this.stream = undefined })
+      return stream
     } catch (error) {
       this.counters.dropped += this.queue.length
       this.queue = []
