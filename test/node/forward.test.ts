@@ -3,7 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { silentLogger } from '../../src/lib/logger.js'
 import type { NodeId } from '../../src/lib/ids.js'
 import { jsonReply, type ApiCall, type ApiReply } from '../../src/node/api/call.js'
-import { apiProtocol, forwardCall, serveForwarded, type ForwardCounters, type ForwardTarget } from '../../src/node/api/forward.js'
+import { apiProtocol, ForwardDialError, forwardCall, serveForwarded, type ForwardCounters, type ForwardTarget } from '../../src/node/api/forward.js'
 import { IdleStreams } from '../../src/node/api/idle-streams.js'
 import { createHost, type Host } from '../../src/node/net/host.js'
 import { generateClusterKey, parseClusterKey } from '../../src/node/net/identity.js'
@@ -104,6 +104,13 @@ test('idle streams that close leave the pool, and the next call opens a new one'
   gaveUp.abort()
   t.is(await pending.then(() => 'answered', () => 'failed'), 'failed')
   t.is(idle.count(peer), 0)
+
+  // A caller gone before the call starts sends nothing.
+  const served = server.counters.served
+  const gone = new AbortController()
+  gone.abort()
+  await t.throwsAsync(forwardCall(client, server.target, call('/echo/never', '', gone.signal), 5000, idle), { instanceOf: ForwardDialError, message: 'the caller went away' })
+  t.is(server.counters.served, served)
 
   // An idle stream unused for idleMs is closed, and the server's side ends without an error.
   idle.closeAll()

@@ -104,6 +104,8 @@ export interface ForwardTarget {
  * by id reuses a stream a completed call left there, and leaves its own there when done.
  */
 export async function forwardCall (host: Host, target: ForwardTarget, call: ApiCall, timeoutMs: number, idle?: IdleStreams): Promise<ApiReply> {
+  // A caller already gone gets nothing sent on its behalf (a new stream's dial would refuse too).
+  if (call.signal.aborted) throw new ForwardDialError('the caller went away')
   const request = galaxy.ApiRequest.encode({ method: call.method, path: callTarget(call), body: call.body, hops: call.hops + 1 }).finish()
   const pool = target.id === undefined ? undefined : idle
   let stream = pool?.take(target.id ?? '')
