@@ -107,25 +107,19 @@ export async function forwardCall (host: Host, target: ForwardTarget, call: ApiC
   // A caller already gone gets nothing sent on its behalf (a new stream's dial would refuse too).
   if (call.signal.aborted) throw new ForwardDialError('the caller went away')
   const request = galaxy.ApiRequest.encode({ method: call.method, path: callTarget(call), body: call.body, hops: call.hops + 1 }).finish()
-  const pool = target.id === undefined ? undefined : idle
-  let stream = pool?.take(target.id ?? '')
-  if (stream !== undefined) {
+  const peer = target.id
+  let stream: ForwardStream
+  for (;;) {
+    const pooled = peer === undefined ? undefined : idle?.take(peer)
+    stream = pooled ?? await openStream(host, target, call.signal)
     try {
       await stream.lp.write(request)
+      break
     } catch (error) {
       stream.raw.abort(error as Error)
-      // A stream that stopped being writable refuses the request whole: it never left, a new stream may carry it.
-      if ((error as Error).name !== 'StreamStateError') throw error
-      stream = undefined
-    }
-  }
-  if (stream === undefined) {
-    stream = await openStream(host, target, call.signal)
-    try {
-      await stream.lp.write(request)
-    } catch (error) {
-      stream.raw.abort(error as Error)
-      throw error
+      // An idle stream that stopped being writable refuses the request whole: it never left, and
+      // another stream may carry it. Any other failure may have sent part of it.
+      if (pooled === undefined || (error as Error).name !== 'StreamStateError') throw error
     }
   }
   const { raw, lp } = stream
@@ -135,7 +129,7 @@ export async function forwardCall (host: Host, target: ForwardTarget, call: ApiC
     const head = galaxy.ApiResponse.decode((await lp.read({ signal: deadlineSignal(Math.ceil(timeoutMs), call.signal) })).subarray())
     if (!head.streamed) {
       call.signal.removeEventListener('abort', onAbort)
-      if (pool !== undefined) pool.put(target.id ?? '', stream)
+      if (idle !== undefined && peer !== undefined) idle.put(peer, stream)
       else await raw.close().catch(() => {})
       return { status: head.status, contentType: head.contentType, body: head.body }
     }

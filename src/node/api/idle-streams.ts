@@ -47,31 +47,17 @@ export class IdleStreams {
 
   /** Keeps a stream whose call completed for the next call to `peer`, or closes it. */
   put (peer: string, stream: ForwardStream): void {
-    let idle = this.byPeer.get(peer)
-    if (!usable(stream.raw) || (idle?.length ?? 0) >= this.limits.perPeer) {
+    const idle = this.byPeer.get(peer) ?? []
+    if (!usable(stream.raw) || idle.length >= this.limits.perPeer) {
       closeQuietly(stream.raw)
       return
     }
-    if (idle === undefined) {
-      idle = []
-      this.byPeer.set(peer, idle)
-    }
-    const list = idle
-    const entry: Idle = {
-      stream,
-      timer: setTimeout(() => { drop() }, this.limits.idleMs).unref(),
-      gone: () => { drop() }
-    }
-    const drop = (): void => {
-      const at = list.indexOf(entry)
-      if (at < 0) return
-      list.splice(at, 1)
-      this.forget(entry)
-      closeQuietly(stream.raw)
-    }
-    stream.raw.addEventListener('close', entry.gone)
-    stream.raw.addEventListener('remoteCloseWrite', entry.gone)
-    list.push(entry)
+    this.byPeer.set(peer, idle)
+    const gone = (): void => { this.drop(peer, entry) }
+    const entry: Idle = { stream, gone, timer: setTimeout(gone, this.limits.idleMs).unref() }
+    stream.raw.addEventListener('close', gone)
+    stream.raw.addEventListener('remoteCloseWrite', gone)
+    idle.push(entry)
   }
 
   /** How many idle streams are kept for `peer`. */
@@ -88,6 +74,16 @@ export class IdleStreams {
       }
     }
     this.byPeer.clear()
+  }
+
+  /** Closes an idle stream that timed out or that the other side closed. */
+  private drop (peer: string, entry: Idle): void {
+    const idle = this.byPeer.get(peer) ?? []
+    const at = idle.indexOf(entry)
+    if (at < 0) return
+    idle.splice(at, 1)
+    this.forget(entry)
+    closeQuietly(entry.stream.raw)
   }
 
   private forget (entry: Idle): void {
