@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { GalaxyError } from '../lib/errors.js'
 import type { Compare, TxnOp } from '../store/types.js'
 import { internalCall, type ApiCall, type ApiReply } from './api/call.js'
@@ -103,7 +104,8 @@ export class RouterStore {
       } catch {
         // Opened again below.
       }
-      await new Promise(resolve => setTimeout(resolve, routerStoreLimits.rewatchMs))
+      // Cut short when the signal aborts: a stopped node keeps no watch's timer alive.
+      await sleep(routerStoreLimits.rewatchMs, undefined, { signal }).catch(() => {})
     }
   }
 
