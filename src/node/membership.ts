@@ -2,6 +2,7 @@ import { GalaxyError } from '../lib/errors.js'
 import type { HostPort } from '../lib/host-port.js'
 import type { NodeId } from '../lib/ids.js'
 import type { Logger } from '../lib/logger.js'
+import type { RaftStatus } from '../raft/raw-node.js'
 import { internalCall, type ApiCall, type ApiReply } from './api/call.js'
 import { forwardCall } from './api/forward.js'
 import { ApiFailure } from './api/router.js'
@@ -129,9 +130,12 @@ export class Membership {
     if (!replica.conf.voters.includes(target)) throw new ApiFailure('ERR_BAD_REQUEST', `${target} is not a voter`)
     const acceptance = this.components.driver?.transferLeadership(target)
     if (acceptance !== undefined && !acceptance.ok) throw new ApiFailure('ERR_BAD_REQUEST', `cannot transfer leadership: ${acceptance.reason}`)
+    const term = this.components.driver?.status().term
     const deadline = performance.now() + 3 * this.init.tickMs * this.init.electionTicks
     while (replica.leader !== target) {
       if (performance.now() > deadline) throw new ApiFailure('ERR_TIMEOUT', `${target} did not take over in time`)
+      const given = transferGivenUp(this.components.driver?.status(), term)
+      if (given !== undefined) throw new ApiFailure('ERR_TIMEOUT', `${target} did not take over: ${given}`)
       await replica.nextApply(100)
     }
     return target
@@ -215,4 +219,16 @@ export class Membership {
 /** This host's dialable addresses without the /p2p suffix. */
 function ownAddresses (host: Host): string[] {
   return host.getMultiaddrs().map(address => address.toString().replace(/\/p2p\/[^/]+$/, ''))
+}
+
+/**
+ * Why a leadership transfer begun in `term` can no longer succeed, if it cannot: in that term
+ * this node still leads with no transfer under way (Raft gives one up after an election timeout
+ * without the target taking over), or it stopped leading without a newer term (it lost its
+ * quorum). A transfer that works moves the term on, when the target campaigns.
+ */
+export function transferGivenUp (status: Pick<RaftStatus, 'term' | 'role' | 'leadTransferee'> | undefined, term: number | undefined): string | undefined {
+  if (status === undefined || status.term !== term) return undefined
+  if (status.role === 'leader') return status.leadTransferee === null ? 'Raft gave the transfer up after an election timeout' : undefined
+  return 'this node lost its quorum first'
 }

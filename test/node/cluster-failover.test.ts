@@ -69,3 +69,19 @@ test('kill -9 of the leader: a new leader takes writes, the killed node catches 
     t.deepEqual(Object.fromEntries([...items].sort()), Object.fromEntries([...acknowledged].sort()), `${name} has every acknowledged write`)
   }
 })
+
+test('SIGTERM to a leader whose followers are gone: it stops waiting for the handover once it cannot happen, and exits 0', async t => {
+  t.timeout(120_000)
+  const cluster = new ProcessCluster(t)
+  await cluster.add({ name: 's1' })
+  await cluster.add({ name: 's2', seed: true, join: ['s1'] })
+  await cluster.add({ name: 's3', seed: true, join: ['s1'] })
+  await cluster.waitStatus('s1', status => status.members.filter(member => member.suffrage === 'voter').length === 3)
+  const leader = await cluster.leaderName('s1')
+  for (const name of ['s1', 's2', 's3'].filter(name => name !== leader)) await cluster.node(name).kill()
+  t.is(await cluster.node(leader).stop(), 0)
+  // Not "did not take over in time": that is the wait of three election timeouts it no longer makes.
+  const failed = cluster.node(leader).stderr.split('\n').find(line => line.includes('"msg":"leadership transfer failed"')) ?? ''
+  t.regex(failed, /did not take over: (Raft gave the transfer up after an election timeout|this node lost its quorum first)/)
+})
+
