@@ -80,8 +80,13 @@ test('SIGTERM to a leader whose followers are gone: it stops waiting for the han
   const leader = await cluster.leaderName('s1')
   for (const name of ['s1', 's2', 's3'].filter(name => name !== leader)) await cluster.node(name).kill()
   t.is(await cluster.node(leader).stop(), 0)
+  const lines = cluster.node(leader).stderr.split('\n')
+  if (!lines.some(line => line.includes('"msg":"transferring leadership"'))) {
+    // It noticed the lost quorum and stepped down before the signal came: there was nothing to hand over.
+    t.log('the leader stepped down before it stopped: the handover was not tried')
+    return
+  }
   // Not "did not take over in time": that is the wait of three election timeouts it no longer makes.
-  const failed = cluster.node(leader).stderr.split('\n').find(line => line.includes('"msg":"leadership transfer failed"')) ?? ''
+  const failed = lines.find(line => line.includes('"msg":"leadership transfer failed"')) ?? ''
   t.regex(failed, /did not take over: (Raft gave the transfer up after an election timeout|this node lost its quorum first)/)
 })
-

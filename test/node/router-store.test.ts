@@ -17,7 +17,7 @@ test('a watch whose stream ended returns at once when its signal aborts in the p
   const controller = new AbortController()
   let changes = 0
   const watching = store.watch('jobs/', () => { changes++ }, controller.signal)
-  // The first stream ended and the watch is pausing before it reopens.
+  // The first stream gave its change; it ends next, and the watch pauses before it reopens.
   while (changes === 0) await new Promise(resolve => setImmediate(resolve))
   t.is(calls.length, 1)
   t.is(calls[0]?.path, '/v1/watch')
