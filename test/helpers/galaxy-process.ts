@@ -165,6 +165,18 @@ export class ProcessCluster {
     return node
   }
 
+  /**
+   * Starts seeds on loopback under `names`, the first bootstrapping and the others joining through
+   * it, each with `flags`; resolves once all are voters.
+   */
+  async addSeeds (names: readonly string[], flags?: readonly string[]): Promise<void> {
+    const [first, ...rest] = names
+    if (first === undefined) return
+    await this.add({ name: first, flags })
+    for (const name of rest) await this.add({ name, seed: true, join: [first], flags })
+    await this.waitStatus(first, status => status.members.filter(member => member.suffrage === 'voter').length === names.length)
+  }
+
   client (name: string, timeoutMs?: number): ApiClient {
     return this.node(name).client(this.token, timeoutMs)
   }

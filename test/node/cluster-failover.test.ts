@@ -10,10 +10,7 @@ test('kill -9 of the leader: a new leader takes writes, the killed node catches 
   const cluster = new ProcessCluster(t)
   // A wide suspect window, so that polling under load cannot step over it.
   const flags = ['--suspect-after', '1s', '--dead-after', '5s']
-  await cluster.add({ name: 's1', flags })
-  await cluster.add({ name: 's2', seed: true, join: ['s1'], flags })
-  await cluster.add({ name: 's3', seed: true, join: ['s1'], flags })
-  await cluster.waitStatus('s1', status => status.members.filter(member => member.suffrage === 'voter').length === 3)
+  await cluster.addSeeds(['s1', 's2', 's3'], flags)
   const acknowledged = new Map<string, string>()
   for (let i = 0; i < 20; i++) {
     await cluster.client(`s${1 + (i % 3)}`).put(`k${i}`, text(`v${i}`))
@@ -73,10 +70,7 @@ test('kill -9 of the leader: a new leader takes writes, the killed node catches 
 test('SIGTERM to a leader whose followers are gone: it stops waiting for the handover once it cannot happen, and exits 0', async t => {
   t.timeout(120_000)
   const cluster = new ProcessCluster(t)
-  await cluster.add({ name: 's1' })
-  await cluster.add({ name: 's2', seed: true, join: ['s1'] })
-  await cluster.add({ name: 's3', seed: true, join: ['s1'] })
-  await cluster.waitStatus('s1', status => status.members.filter(member => member.suffrage === 'voter').length === 3)
+  await cluster.addSeeds(['s1', 's2', 's3'])
   const leader = await cluster.leaderName('s1')
   for (const name of ['s1', 's2', 's3'].filter(name => name !== leader)) await cluster.node(name).kill()
   t.is(await cluster.node(leader).stop(), 0)

@@ -9,10 +9,7 @@ const fixture = new URL('fixtures/lock-holder.ts', import.meta.url).pathname
 test('a paused lock holder loses its lock: fencing tokens increase and its guarded write is refused', async t => {
   t.timeout(180_000)
   const cluster = new ProcessCluster(t)
-  await cluster.add({ name: 's1' })
-  await cluster.add({ name: 's2', seed: true, join: ['s1'] })
-  await cluster.add({ name: 's3', seed: true, join: ['s1'] })
-  await cluster.waitStatus('s1', status => status.members.filter(member => member.suffrage === 'voter').length === 3)
+  await cluster.addSeeds(['s1', 's2', 's3'])
 
   // Holder A: its own process, talking to s2.
   const holder = spawn(process.execPath, ['--import', 'tsx', fixture, String(cluster.node('s2').apiPort), cluster.token, 'db', 'holder-a'], { stdio: ['pipe', 'pipe', 'inherit'] })
