@@ -59,7 +59,8 @@ interface Slot {
 
 interface PendingProposal {
   readonly bytes: Uint8Array
-  readonly resolve: (result: StoreResult) => void
+  /** With the result once applied; with undefined to wake its caller (the replica stops or failed). */
+  readonly resolve: (result: StoreResult | undefined) => void
 }
 
 /**
@@ -75,7 +76,8 @@ export class StoreReplica implements RaftApplication {
   private roleNow: Role = 'follower'
   private leaderNow: NodeId | null = null
   private readonly proposals = new Map<string, PendingProposal>()
-  private readonly reads = new Map<string, (index: number) => void>()
+  /** Called with the read index once confirmed; with undefined to wake the reader (see `wakeRequests`). */
+  private readonly reads = new Map<string, (index: number | undefined) => void>()
   /** Waiting for an apply: any (`undefined`), or one that changes a prefix (`nextChange`). */
   private readonly applyListeners = new Map<(value: undefined) => void, ApplyInterest | undefined>()
   private failure: Error | undefined
@@ -119,7 +121,16 @@ export class StoreReplica implements RaftApplication {
   detach (): void {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer)
     this.driver = undefined
-    // Wake everything waiting for an apply that will not come.
+    this.wakeRequests()
+  }
+
+  /**
+   * Wakes every request and every wait for an apply: none will be answered now (the replica was
+   * detached or failed), and each ends with `ERR_STOPPED` at once rather than at its deadline.
+   */
+  private wakeRequests (): void {
+    for (const pending of this.proposals.values()) pending.resolve(undefined)
+    for (const resolve of this.reads.values()) resolve(undefined)
     this.notifyApplied()
   }
 
@@ -199,7 +210,7 @@ export class StoreReplica implements RaftApplication {
    * the outcome is unknown.
    */
   async execute (command: StoreCommand, timeoutMs: number): Promise<StoreResult> {
-    const driver = this.requireDriver()
+    this.requireDriver()
     const slot = this.takeSlot()
     const sequence = slot.sequence + 1
     const key = proposalKey(slot.client, sequence)
@@ -211,19 +222,20 @@ export class StoreReplica implements RaftApplication {
         throw new ClusterError('ERR_LIMIT', `the request is ${bytes.byteLength} bytes encoded; at most ${replicaLimits.maxCommandBytes} fit in one log entry`)
       }
       slot.sequence = sequence
-      const { promise, resolve } = deferred<StoreResult>()
+      const { promise, resolve } = deferred<StoreResult | undefined>()
       this.proposals.set(key, { bytes, resolve })
       // Proposals lost with a leader are resent at once on a leader change (softState); the timer
       // is the fallback for one lost on the way, backing off so a slow cluster is not flooded.
       let retryMs: number = replicaLimits.retryMs
       while (true) {
         this.throwIfFailed()
-        const acceptance = driver.propose(bytes)
+        const acceptance = this.requireDriver().propose(bytes)
         if (acceptance.ok) accepted = true
         const waitMs = Math.min(acceptance.ok ? retryMs : replicaLimits.noLeaderRetryMs, deadline - this.init.nowMs())
         if (acceptance.ok) retryMs *= 2
         const result = await within(promise, waitMs)
         if (result !== undefined) return result
+        if (accepted && this.driver === undefined) throw new ClusterError('ERR_STOPPED', 'the node stopped before the command applied (the outcome is unknown)')
         if (this.init.nowMs() >= deadline) throw this.unavailable(accepted, timeoutMs)
       }
     } finally {
@@ -232,23 +244,28 @@ export class StoreReplica implements RaftApplication {
     }
   }
 
-  /** Waits until this replica reflects every write completed before the call (ReadIndex, thesis §6.4). */
-  async readBarrier (timeoutMs: number): Promise<void> {
-    const driver = this.requireDriver()
+  /**
+   * Waits until this replica reflects every write completed before the call (ReadIndex, thesis
+   * §6.4). Ends with `ERR_CANCELLED` as soon as `signal` aborts: its caller went away or stops.
+   */
+  async readBarrier (timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    this.requireDriver()
     this.throwIfFailed()
     const context = randomBytes(8).toString('hex')
-    const { promise, resolve } = deferred<number>()
+    const { promise, resolve } = deferred<number | undefined>()
     this.reads.set(context, resolve)
     const deadline = this.init.nowMs() + timeoutMs
     let accepted = false
     try {
       while (true) {
-        const acceptance = driver.readIndex(context)
+        this.throwIfFailed()
+        const acceptance = this.requireDriver().readIndex(context)
         if (acceptance.ok) accepted = true
         const waitMs = Math.min(acceptance.ok ? replicaLimits.retryMs : replicaLimits.noLeaderRetryMs, deadline - this.init.nowMs())
-        const index = await within(promise, waitMs)
+        const index = await within(promise, waitMs, signal)
+        throwIfCancelled(signal)
         if (index !== undefined) {
-          await this.waitApplied(index, deadline)
+          await this.waitApplied(index, deadline, signal)
           return
         }
         if (this.init.nowMs() >= deadline) throw this.unavailable(accepted, timeoutMs)
@@ -258,12 +275,15 @@ export class StoreReplica implements RaftApplication {
     }
   }
 
-  /** Waits until the applied index reaches `index`. */
-  async waitApplied (index: number, deadlineMs: number): Promise<void> {
+  /** Waits until the applied index reaches `index` (`ERR_CANCELLED` once `signal` aborts). */
+  async waitApplied (index: number, deadlineMs: number, signal?: AbortSignal): Promise<void> {
     while (this.appliedIndex < index) {
+      throwIfCancelled(signal)
+      this.throwIfFailed()
+      this.requireDriver()
       const remaining = deadlineMs - this.init.nowMs()
       if (remaining <= 0) throw new ClusterError('ERR_TIMEOUT', `timed out waiting for index ${index} to apply (applied ${this.appliedIndex})`)
-      await this.nextApply(remaining)
+      await this.nextApply(remaining, signal)
     }
   }
 
@@ -308,7 +328,7 @@ export class StoreReplica implements RaftApplication {
   /** The driver stopped on an error: every request fails from now on (the node is exiting). */
   fail (error: Error): void {
     this.failure = error
-    this.notifyApplied()
+    this.wakeRequests()
   }
 
   private throwIfFailed (): void {
@@ -433,14 +453,25 @@ function machineFrom (snapshot: Snapshot): StoreStateMachine {
   return snapshot.data.byteLength === 0 ? new StoreStateMachine() : StoreStateMachine.fromData(storeCodec.decodeData(snapshot.data))
 }
 
-/** The promise's value, or undefined once `timeoutMs` passed first. */
-async function within<T> (promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
-  if (timeoutMs <= 0) return undefined
+/** The promise's value, or undefined once `timeoutMs` passed or `signal` aborted first. */
+async function within<T> (promise: Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T | undefined> {
+  if (timeoutMs <= 0 || signal?.aborted === true) return undefined
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<undefined>(resolve => { timer = setTimeout(resolve, timeoutMs, undefined) })
+  let onAbort: (() => void) | undefined
+  const timeout = new Promise<undefined>(resolve => {
+    timer = setTimeout(resolve, timeoutMs, undefined)
+    onAbort = () => { resolve(undefined) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
   try {
     return await Promise.race([promise, timeout])
   } finally {
     clearTimeout(timer)
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
   }
+}
+
+/** A wait whose caller went away (an HTTP client that left, a role that stops) ends at once. */
+function throwIfCancelled (signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new ClusterError('ERR_CANCELLED', 'the caller stopped waiting')
 }

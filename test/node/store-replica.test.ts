@@ -1,7 +1,9 @@
 import { join } from 'node:path'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import type { NodeId } from '../../src/lib/ids.js'
 import { silentLogger } from '../../src/lib/logger.js'
+import { SeededRng } from '../../src/lib/rng.js'
+import { RaftDriver } from '../../src/node/raft-driver.js'
 import { LevelRaftStorage } from '../../src/node/raft-storage.js'
 import { storeCodec } from '../../src/node/store-codec.js'
 import { replicaLimits, StoreReplica } from '../../src/node/store-replica.js'
@@ -32,6 +34,50 @@ test('a stopped replica has no next apply: waiting for one sleeps until the time
   started = performance.now()
   await replica.nextApply(10_000, controller.signal)
   t.true(performance.now() - started < 2000)
+})
+
+/** A replica of one of three voters whose messages reach nobody: it never learns of a leader. */
+async function cutOffReplica (t: ExecutionContext): Promise<StoreReplica> {
+  const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
+  const entries: Entry[] = ['n1', 'n2', 'n3'].map((node, i) => ({ term: 1, index: i + 1, type: 'confChange', change: { type: 'addVoter', node: node as NodeId } }))
+  await storage.save({ entries, hardState: { term: 1, vote: null, commit: entries.length } })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 50, logger: silentLogger, nowMs: () => performance.now() })
+  const driver = new RaftDriver({ id: 'n1' as NodeId, storage, applied: 0, tickMs: 5, electionTicks: 10, send: () => {}, application: replica, rng: new SeededRng(1), logger: silentLogger, onFailure: error => { t.fail(error.message) } })
+  replica.attach(driver)
+  driver.start()
+  t.teardown(async () => { replica.detach(); await driver.stop(); await storage.close() })
+  return replica
+}
+
+/** How long `promise` took to reject, and its error's code. */
+async function rejection (promise: Promise<unknown>): Promise<{ code: string | undefined, ms: number }> {
+  const started = performance.now()
+  try {
+    await promise
+  } catch (error) {
+    return { code: (error as { code?: string }).code, ms: performance.now() - started }
+  }
+  throw new Error('it did not reject')
+}
+
+test('a linearizable read on a member cut off from its quorum ends as soon as its caller\'s signal aborts', async t => {
+  const replica = await cutOffReplica(t)
+  const controller = new AbortController()
+  setTimeout(() => { controller.abort() }, 100)
+  const { code, ms } = await rejection(replica.readBarrier(10_000, controller.signal))
+  t.is(code, 'ERR_CANCELLED')
+  t.true(ms < 2000, `ended ${ms.toFixed(0)} ms after the read began`)
+})
+
+test('detaching a replica ends its waiting reads and commands at once, not at their deadlines', async t => {
+  const replica = await cutOffReplica(t)
+  const read = rejection(replica.readBarrier(10_000))
+  const write = rejection(replica.execute({ type: 'txn', compares: [], success: [{ type: 'put', key: 'k', value: new Uint8Array([1]) }], failure: [] }, 10_000))
+  setTimeout(() => { replica.detach() }, 100)
+  for (const { code, ms } of [await read, await write]) {
+    t.is(code, 'ERR_STOPPED')
+    t.true(ms < 2000, `ended ${ms.toFixed(0)} ms after it began`)
+  }
 })
 
 test('a snapshot is encoded in parts while applying goes on, and holds the state at its index', async t => {

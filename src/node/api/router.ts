@@ -90,7 +90,7 @@ export class ApiRouter {
       case 'POST lease/grant': return await this.serve(call, 'voter', async replica => await this.leaseGrant(replica, call))
       case 'POST lease/keepalive': return await this.serve(call, 'leader', async replica => {
         // A new leader first applies everything committed before its term, grants included.
-        await replica.readBarrier(this.node.requestTimeoutMs)
+        await replica.readBarrier(this.node.requestTimeoutMs, call.signal)
         return this.keepAlive(replica, call)
       })
       case 'POST lease/revoke': return await this.serve(call, 'voter', async replica => await this.leaseRevoke(replica, call))
@@ -106,7 +106,7 @@ export class ApiRouter {
         return jsonReply(200, { leader: await this.node.transferLeader(id) })
       })
       case 'GET operator/snapshot': return await this.serve(call, 'voter', async replica => {
-        await replica.readBarrier(this.node.requestTimeoutMs)
+        await replica.readBarrier(this.node.requestTimeoutMs, call.signal)
         return { status: 200, contentType: 'application/octet-stream', body: storeCodec.encodeData(replica.state.toData()) }
       })
       case 'POST operator/snapshot/restore': return await this.serve(call, 'voter', async replica => {
@@ -257,7 +257,7 @@ export class ApiRouter {
 
   private async barrier (replica: StoreReplica, call: ApiCall): Promise<void> {
     const stale = call.query.get('stale') === '1' || call.query.get('stale') === 'true'
-    if (!stale) await replica.readBarrier(this.node.requestTimeoutMs)
+    if (!stale) await replica.readBarrier(this.node.requestTimeoutMs, call.signal)
   }
 }
 
