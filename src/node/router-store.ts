@@ -41,13 +41,13 @@ export class RouterStore {
     return body.kv === null ? undefined : stored(body.kv)
   }
 
-  /** Every key under `prefix`, page by page. */
-  async list (prefix: string, options: { stale?: boolean } = {}): Promise<StoredValue[]> {
+  /** Every key under `prefix`, page by page; a linearizable read ends early when `signal` aborts. */
+  async list (prefix: string, options: { stale?: boolean, signal?: AbortSignal } = {}): Promise<StoredValue[]> {
     const values: StoredValue[] = []
     let after: string | undefined
     for (;;) {
       const query = new URLSearchParams({ prefix, limit: String(routerStoreLimits.pageSize), ...(after === undefined ? {} : { after }), ...(options.stale === true ? { stale: '1' } : {}) })
-      const body = await this.json<{ items: KeyValueBody[], more: boolean }>('GET', `/v1/kv?${query.toString()}`)
+      const body = await this.json<{ items: KeyValueBody[], more: boolean }>('GET', `/v1/kv?${query.toString()}`, undefined, options.signal)
       values.push(...body.items.map(stored))
       if (!body.more || body.items.length === 0) return values
       after = body.items[body.items.length - 1]?.key
@@ -109,8 +109,8 @@ export class RouterStore {
     }
   }
 
-  private async json<T> (method: string, path: string, body?: unknown): Promise<T> {
-    const reply = await this.handle(internalCall(method, path, body))
+  private async json<T> (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const reply = await this.handle(internalCall(method, path, body, signal))
     if (!('body' in reply)) throw new StoreCallError('ERR_INTERNAL', `the store answered ${method} ${path} with a stream`)
     const parsed = JSON.parse(decoder.decode(reply.body)) as T & { error?: { code?: ApiErrorCode, message?: string } }
     if (reply.status !== 200) throw new StoreCallError(parsed.error?.code ?? 'ERR_INTERNAL', parsed.error?.message ?? `status ${reply.status}`)

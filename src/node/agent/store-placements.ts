@@ -24,9 +24,9 @@ export class StorePlacements implements PlacementSource {
     this.store = new RouterStore(options.handle)
   }
 
-  async list (): Promise<Placement[]> {
+  async list (signal: AbortSignal): Promise<Placement[]> {
     const placements: Placement[] = []
-    for (const item of await this.store.list(nodePlacementsPrefix(this.options.node))) {
+    for (const item of await this.store.list(nodePlacementsPrefix(this.options.node), { signal })) {
       const placement = this.parse(item)
       if (placement !== undefined) placements.push(placement)
     }

@@ -26,9 +26,12 @@ export interface ContainerRecord {
   readonly message: string
 }
 
-/** The placements the cluster wants on this node; throws when the store cannot be read. */
+/**
+ * The placements the cluster wants on this node; throws when the store cannot be read, or once
+ * `signal` aborts (the agent stops: a read that waits for a quorum must not hold the stop up).
+ */
 export interface PlacementSource {
-  list(): Promise<Placement[]>
+  list(signal: AbortSignal): Promise<Placement[]>
 }
 
 /** The containers of this host (the runtime); every method throws an Error with a one-line message. */
@@ -138,6 +141,8 @@ export class AgentController {
   private measuring: Promise<void> = Promise.resolve()
   private lastCollectMs = -Infinity
   private running = false
+  /** Aborted by `stop`: ends the placement read a step is waiting on. */
+  private readonly stopped = new AbortController()
   private queued = false
   private stepping: Promise<void> = Promise.resolve()
 
@@ -185,6 +190,7 @@ export class AgentController {
   /** Stops the loop; containers and their AppWorkers keep running. */
   async stop (): Promise<void> {
     this.running = false
+    this.stopped.abort()
     this.timer?.cancel()
     this.measureTimer?.cancel()
     await this.stepping
@@ -270,8 +276,10 @@ export class AgentController {
     const { source, host, capacity, logger } = this.components
     let placements: Placement[] | undefined
     try {
-      placements = await source.list()
+      placements = await source.list(this.stopped.signal)
     } catch (error) {
+      // Stopped while the read waited: the containers stay as they are for the next start.
+      if (!this.running) return
       logger.debug('placements cannot be read; keeping every container as it is', { error: (error as Error).message })
     }
     const silent = this.silentContainers(this.stepTime())

@@ -51,13 +51,23 @@ function taskStatus (name: string): TaskStatus {
   return { name: name as TaskId, phase: 'running', version: 'v1', pid: 0, startedAtMs: 0, restarts: 0, lastExit: undefined, health: 'unknown', reload: 'none', message: '' }
 }
 
-/** The placements of this node; `failing` makes `list` throw as an unreadable store does. */
+/**
+ * The placements of this node; `failing` makes `list` throw as an unreadable store does, `waiting`
+ * makes it wait as a store without a quorum does, until its signal aborts.
+ */
 class FakeSource implements PlacementSource {
   placements: Placement[] = []
   failing = false
+  waiting = false
+  /** Reads that began waiting. */
+  waits = 0
 
-  async list (): Promise<Placement[]> {
+  async list (signal: AbortSignal): Promise<Placement[]> {
     if (this.failing) throw new Error('store unreachable')
+    if (this.waiting) {
+      this.waits++
+      await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('cancelled')) }, { once: true }) })
+    }
     return [...this.placements]
   }
 }
@@ -310,6 +320,21 @@ test('when the placements cannot be read, nothing running is stopped or destroye
   t.is(world.record('a')?.state, 'running')
   t.deepEqual(world.host.destroyed, [])
   t.deepEqual(await world.relay.pull('a', world.rootOf('a'), status('running')), { type: 'run', pod: placement('a').description })
+})
+
+test('stop ends a step that waits for the placements, and that step changes nothing', async t => {
+  const world = await runningNode()
+  world.source.waiting = true
+  // Were the read answered after all, it would stop container a.
+  world.source.placements = []
+  world.controller.kick()
+  while (world.source.waits === 0) await new Promise(resolve => setImmediate(resolve))
+  let timer: NodeJS.Timeout | undefined
+  const bound = new Promise<'still waiting'>(resolve => { timer = setTimeout(resolve, 2000, 'still waiting') })
+  t.is(await Promise.race([world.controller.stop().then(() => 'stopped' as const), bound]), 'stopped')
+  clearTimeout(timer)
+  t.is(world.record('a')?.state, 'running')
+  t.deepEqual(world.host.destroyed, [])
 })
 
 test('a create that fails is recorded failed with its message and cleaned up', async t => {
