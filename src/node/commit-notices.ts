@@ -29,11 +29,16 @@ const realTimers: NoticeTimers = {
  *
  * A follower waiting on the commit index — one that forwarded a proposal or a read — gets its
  * notices at once until one covers the leader's last index at the time it asked, so that writes
- * and reads served by followers are not slowed.
+ * and reads served by followers are not slowed. For a proposal, a notice of the leader's disk
+ * (`durable`) covers it too: with it the follower commits the entry itself once its own disk
+ * holds it (`inferCommit`), so the commit notice that follows may wait like any other.
  */
 export class CommitNotices {
   private readonly held = new Map<NodeId, Message>()
-  private readonly waiting = new Map<NodeId, number>()
+  /** Per follower, the index its forwarded reads wait to see committed. */
+  private readonly reads = new Map<NodeId, number>()
+  /** Per follower, the index its forwarded proposals wait for: committed, or on the leader's disk. */
+  private readonly proposals = new Map<NodeId, number>()
   private timer: unknown
 
   constructor (
@@ -42,9 +47,10 @@ export class CommitNotices {
     private readonly timers: NoticeTimers = realTimers
   ) {}
 
-  /** `follower` waits until the commit index reaches `index` (its forwarded proposal or read). */
-  expect (follower: NodeId, index: number): void {
-    this.waiting.set(follower, Math.max(index, this.waiting.get(follower) ?? 0))
+  /** `follower` forwarded a proposal or a read and waits for `index` (the leader's last index then). */
+  expect (follower: NodeId, index: number, kind: 'proposal' | 'read'): void {
+    const waiting = kind === 'proposal' ? this.proposals : this.reads
+    waiting.set(follower, Math.max(index, waiting.get(follower) ?? 0))
   }
 
   /** Sends `messages` in order, except the appends without entries that may wait. */
@@ -53,9 +59,11 @@ export class CommitNotices {
     for (const message of messages) {
       if (message.type === 'append') {
         this.held.delete(message.to)
-        const awaited = this.waiting.get(message.to)
-        if (awaited !== undefined && message.commit >= awaited) this.waiting.delete(message.to)
-        if (message.entries.length === 0 && awaited === undefined) {
+        const read = this.reads.get(message.to)
+        const proposal = this.proposals.get(message.to)
+        if (read !== undefined && message.commit >= read) this.reads.delete(message.to)
+        if (proposal !== undefined && Math.max(message.commit, message.durable ?? 0) >= proposal) this.proposals.delete(message.to)
+        if (message.entries.length === 0 && read === undefined && proposal === undefined) {
           this.held.set(message.to, message)
           continue
         }
@@ -81,6 +89,7 @@ export class CommitNotices {
     if (this.timer !== undefined) this.timers.clear(this.timer)
     this.timer = undefined
     this.held.clear()
-    this.waiting.clear()
+    this.reads.clear()
+    this.proposals.clear()
   }
 }

@@ -78,7 +78,7 @@ export class RaftDriver {
     if (this.stopped) return
     this.node.step(message)
     // A follower that forwarded a proposal or a read waits for the commit index to pass it.
-    if (message.type === 'propose' || message.type === 'readIndex') this.notices.expect(message.from, this.node.lastIndex())
+    if (message.type === 'propose' || message.type === 'readIndex') this.notices.expect(message.from, this.node.lastIndex(), message.type === 'propose' ? 'proposal' : 'read')
     this.schedule()
   }
 

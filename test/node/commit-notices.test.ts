@@ -64,7 +64,7 @@ test('a newer notice to the same follower replaces the held one', t => {
 
 test('a follower waiting on a forwarded proposal gets notices at once until one covers it', t => {
   const { notices, sent, timers } = setup()
-  notices.expect(b, 8)
+  notices.expect(b, 8, 'proposal')
   notices.deliver([append(b, 7), append(c, 7)])
   t.deepEqual(sent, [[append(b, 7)]])
   notices.deliver([append(b, 8), append(c, 8)])
@@ -74,6 +74,24 @@ test('a follower waiting on a forwarded proposal gets notices at once until one 
   t.is(sent.length, 2)
   timers.fire()
   t.deepEqual(sent[2], [append(c, 8), append(b, 9)])
+})
+
+test('a notice that the leader\'s disk holds a forwarded proposal covers it; a forwarded read waits for the commit', t => {
+  const { notices, sent, timers } = setup()
+  const durable = (to: NodeId, commit: number, leaderDisk: number): Message => ({ type: 'append', from: leader, to, term: 2, index: 5, logTerm: 2, entries: [], commit, quiet: true, durable: leaderDisk })
+  notices.expect(b, 8, 'proposal')
+  notices.expect(c, 8, 'read')
+  notices.deliver([durable(b, 7, 7), durable(c, 7, 8)])
+  // Neither is covered yet: b's is below 8, and a read is not served by the leader's disk.
+  t.deepEqual(sent, [[durable(b, 7, 7), durable(c, 7, 8)]])
+  notices.deliver([durable(b, 7, 8)])
+  t.deepEqual(sent[1], [durable(b, 7, 8)])
+  // b commits index 8 itself once its own disk holds it: the commit notice may wait.
+  notices.deliver([append(b, 8), append(c, 8)])
+  t.deepEqual(sent[2], [append(c, 8)])
+  t.is(timers.pending(), 1)
+  timers.fire()
+  t.deepEqual(sent[3], [append(b, 8)])
 })
 
 test('flush sends what is held now; stop forgets it', t => {
