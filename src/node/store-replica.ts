@@ -249,8 +249,6 @@ export class StoreReplica implements RaftApplication {
    * §6.4). Ends with `ERR_CANCELLED` as soon as `signal` aborts: its caller went away or stops.
    */
   async readBarrier (timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    this.requireDriver()
-    this.throwIfFailed()
     const context = randomBytes(8).toString('hex')
     const { promise, resolve } = deferred<number | undefined>()
     this.reads.set(context, resolve)
@@ -309,14 +307,11 @@ export class StoreReplica implements RaftApplication {
   private async waitForApply (interest: ApplyInterest | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted === true) return
     const { promise, resolve } = deferred<undefined>()
-    const onAbort = (): void => { resolve(undefined) }
-    signal?.addEventListener('abort', onAbort, { once: true })
     this.applyListeners.set(resolve, interest)
     try {
-      await within(promise, timeoutMs)
+      await within(promise, timeoutMs, signal)
     } finally {
       this.applyListeners.delete(resolve)
-      signal?.removeEventListener('abort', onAbort)
     }
   }
 
