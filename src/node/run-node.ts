@@ -46,7 +46,11 @@ export async function runNode (options: RunNodeOptions): Promise<number> {
   await node.stop({ disposable: temporary })
   if (temporary) await rm(dataDir, { recursive: true, force: true })
   logger.info('stopped')
-  // Requests still waiting (a long lock wait, a watch) must not keep a stopped node alive.
-  setTimeout(() => { process.exit(reason instanceof Error ? 1 : 0) }, 1000).unref()
-  return reason instanceof Error ? 1 : 0
+  const status = reason instanceof Error ? 1 : 0
+  // Everything the node owns is closed and its log lines are written (synchronously). What else
+  // keeps the event loop up must not keep a stopped node alive: requests still waiting (a long
+  // lock wait, a watch), and timers libraries leave behind — gossipsub's last heartbeat and
+  // libp2p's address-manager debounce held the process for up to a second after "stopped".
+  setTimeout(() => { process.exit(status) }, 0).unref()
+  return status
 }
