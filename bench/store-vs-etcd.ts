@@ -22,7 +22,8 @@
 // idles, and rows and kills alternate between the systems, so that other work on a shared machine
 // falls on both alike; before a row, the idle system settles after its own last load (see
 // `settleAfterLoadMs`). Each load row runs --repeats times per system (galaxy and etcd in turn,
-// which one goes first alternating); the table shows the median of the repeats, the details each.
+// which one goes first alternating); the table shows the median of the repeats, the details each,
+// with the CPU every process used in the row and the MiB each member had written to storage.
 // After the kills, both stores are filled to --aged-writes acknowledged writes (past galaxy's
 // 100,000 events of watch history) and the main rows are measured again.
 //
@@ -242,6 +243,19 @@ function cpuSeconds (pid: number): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(fields[11]) + Number(fields[12])) / clockTicks
+  } catch {
+    return Number.NaN
+  }
+}
+
+/**
+ * Bytes a process has had written to storage (`write_bytes` of /proc/<pid>/io: every thread's,
+ * counted when the pages are dirtied, so LevelDB's compactions and bbolt's page writes count too).
+ */
+function diskWriteBytes (pid: number): number {
+  try {
+    const match = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+    return match === null ? Number.NaN : Number(match[1])
   } catch {
     return Number.NaN
   }
@@ -557,6 +571,8 @@ interface LoadResult {
   readonly firstError: string
   /** CPU seconds used in the measured window: by each member, by this client, by everything else on the machine. */
   readonly cpu: { readonly members: number[], readonly client: number, readonly idleCluster: number, readonly others: number, readonly windowS: number }
+  /** MiB each member had written to storage in the measured window. */
+  readonly diskMiB: number[]
 }
 
 /** When each system's last load (a row, or a window of filling) ended. */
@@ -605,6 +621,7 @@ async function load (system: System, idle: System[], targets: Member[], workers:
     let n = 0
     const pids = system.members.map(pidOf)
     const cpuBefore = pids.map(cpuSeconds)
+    const diskBefore = pids.map(diskWriteBytes)
     const idlePids = idle.flatMap(other => other.members.map(pidOf))
     const idleBefore = idlePids.map(cpuSeconds)
     const clientBefore = process.cpuUsage()
@@ -632,10 +649,11 @@ async function load (system: System, idle: System[], targets: Member[], workers:
     const clientCpu = process.cpuUsage(clientBefore)
     const client = (clientCpu.user + clientCpu.system) / 1e6
     const members = pids.map((pid, i) => cpuSeconds(pid) - (cpuBefore[i] as number))
+    const diskMiB = pids.map((pid, i) => (diskWriteBytes(pid) - (diskBefore[i] as number)) / (1024 * 1024))
     const idleCluster = idlePids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - (idleBefore[i] as number), 0)
     const others = machineBusySeconds() - machineBefore - client - idleCluster - members.reduce((sum, cpu) => sum + cpu, 0)
     const sorted = Float64Array.from(latencies).sort()
-    return { ops: sorted.length, opsPerS: sorted.length / windowS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, errors, firstError, cpu: { members, client, idleCluster, others, windowS } }
+    return { ops: sorted.length, opsPerS: sorted.length / windowS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, errors, firstError, cpu: { members, client, idleCluster, others, windowS }, diskMiB }
   } finally {
     agent.destroy()
     lastLoadEnded.set(system, now())
@@ -817,7 +835,8 @@ function describe (measured: LoadResult): string {
   const errors = [...measured.errors].map(([kind, count]) => `${count} × ${kind}`).join(', ')
   const cpu = measured.cpu
   return `${int(measured.ops)} puts, ${int(measured.opsPerS)}/s, p50 ${fmt(measured.p50)} ms, p99 ${fmt(measured.p99)} ms, max ${fmt(measured.max)} ms; ` +
-    `CPU-s in ${fmt(cpu.windowS, 1)} s: members ${cpu.members.map(c => fmt(c, 1)).join('/')}, client ${fmt(cpu.client, 1)}, idle other cluster ${fmt(cpu.idleCluster, 1)}, other processes ${fmt(cpu.others, 1)}` +
+    `CPU-s in ${fmt(cpu.windowS, 1)} s: members ${cpu.members.map(c => fmt(c, 1)).join('/')}, client ${fmt(cpu.client, 1)}, idle other cluster ${fmt(cpu.idleCluster, 1)}, other processes ${fmt(cpu.others, 1)}; ` +
+    `MiB written: members ${measured.diskMiB.map(mib => fmt(mib, 0)).join('/')}` +
     `${errors === '' ? '' : `; ERRORS ${errors} (first: ${measured.firstError})`}`
 }
 
