@@ -286,12 +286,15 @@ export class ClusterNode implements RouterNode {
         this.options.logger.warn('leadership transfer failed', { error: (error as Error).message })
       }
     }
+    // Without a quorum in reach (the other seeds stopped or gone), a revoke of the role lease could
+    // not commit: its locks expire with it on the next leader instead.
+    const quorum = this.membership.quorumConnected()
     await new Promise<void>(resolve => {
       if (this.apiServer === undefined) { resolve(); return }
       this.apiServer.close(() => { resolve() })
       this.apiServer.closeAllConnections()
     })
-    await this.jobRoles?.stop()
+    await this.jobRoles?.stop({ revoke: quorum })
     this.gossip?.stop()
     await this.agentRole?.stop(options)
     this.replica?.detach()

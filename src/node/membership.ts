@@ -1,3 +1,4 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { GalaxyError } from '../lib/errors.js'
 import type { HostPort } from '../lib/host-port.js'
 import type { NodeId } from '../lib/ids.js'
@@ -116,16 +117,17 @@ export class Membership {
   }
 
   /**
-   * On the leader: hands leadership to `id`, or to the most caught-up other voter, and waits
-   * (up to three election timeouts) until it has taken over.
+   * On the leader: hands leadership to `id`, or to the most caught-up other voter this node is
+   * connected to, and waits (up to three election timeouts) until it has taken over.
    */
   async transferLeader (id: NodeId | undefined): Promise<NodeId> {
     const self = this.components.id
     const replica = requireReplica(this.components.replica)
     const status = this.components.driver?.status()
-    const target = id ?? [...replica.conf.voters].filter(voter => voter !== self)
-      .sort((a, b) => (status?.progress[b]?.match ?? 0) - (status?.progress[a]?.match ?? 0))[0]
-    if (target === undefined) throw new ApiFailure('ERR_BAD_REQUEST', 'there is no other voter to hand leadership to')
+    const others = replica.conf.voters.filter(voter => voter !== self)
+    if (id === undefined && others.length === 0) throw new ApiFailure('ERR_BAD_REQUEST', 'there is no other voter to hand leadership to')
+    const target = id ?? handoverCandidates(replica.conf.voters, self, this.connectedTo, voter => status?.progress[voter]?.match ?? 0)[0]
+    if (target === undefined) throw new ApiFailure('ERR_UNREACHABLE', 'no other voter is connected to hand leadership to')
     if (target === self) return self
     if (!replica.conf.voters.includes(target)) throw new ApiFailure('ERR_BAD_REQUEST', `${target} is not a voter`)
     const acceptance = this.components.driver?.transferLeadership(target)
@@ -186,6 +188,18 @@ export class Membership {
     if (this.components.replica !== undefined) this.timers.push(setInterval(() => { this.promoteLearners() }, membershipTimings.promoteEveryMs))
   }
 
+  /** Whether this node has an open connection to `id`. */
+  readonly connectedTo = (id: NodeId): boolean => this.components.host.getConnections(peerIdFromString(id)).length > 0
+
+  /**
+   * Whether the voters this node is connected to, itself included, are a quorum (see
+   * `quorumConnected`). A node that is not a seed does not follow the configuration: it assumes so.
+   */
+  quorumConnected (): boolean {
+    const replica = this.components.replica
+    return replica === undefined || quorumConnected(replica.conf.voters, this.components.id, this.connectedTo)
+  }
+
   /** Ends the loops `start` began. */
   stop (): void {
     this.stopped = true
@@ -219,6 +233,25 @@ export class Membership {
 /** This host's dialable addresses without the /p2p suffix. */
 function ownAddresses (host: Host): string[] {
   return host.getMultiaddrs().map(address => address.toString().replace(/\/p2p\/[^/]+$/, ''))
+}
+
+/**
+ * The voters that could take leadership over from `self`, best first: the others it has an open
+ * connection to, the most caught up (`match`) first. One without a connection — its process gone,
+ * or cut off — could not take over, and a transfer to it only waits out an election timeout.
+ */
+export function handoverCandidates (voters: readonly NodeId[], self: NodeId, connected: (id: NodeId) => boolean, match: (id: NodeId) => number): NodeId[] {
+  return voters.filter(voter => voter !== self && connected(voter)).sort((a, b) => match(b) - match(a))
+}
+
+/**
+ * Whether the voters `self` is connected to, itself included when it votes, make a quorum: if not,
+ * nothing it proposes now can commit until others come back. A connection can outlive a peer that
+ * vanished without closing it, so `true` only means a write may commit.
+ */
+export function quorumConnected (voters: readonly NodeId[], self: NodeId, connected: (id: NodeId) => boolean): boolean {
+  const reached = voters.filter(voter => voter === self || connected(voter)).length
+  return reached > voters.length / 2
 }
 
 /**

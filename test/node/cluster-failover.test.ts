@@ -67,7 +67,7 @@ test('kill -9 of the leader: a new leader takes writes, the killed node catches 
   }
 })
 
-test('SIGTERM to a leader whose followers are gone: it stops waiting for the handover once it cannot happen, and exits 0', async t => {
+test('SIGTERM to a leader whose followers are gone: it does not wait for a handover that cannot happen, and exits 0', async t => {
   t.timeout(120_000)
   const cluster = new ProcessCluster(t)
   await cluster.addSeeds(['s1', 's2', 's3'])
@@ -75,12 +75,11 @@ test('SIGTERM to a leader whose followers are gone: it stops waiting for the han
   for (const name of ['s1', 's2', 's3'].filter(name => name !== leader)) await cluster.node(name).kill()
   t.is(await cluster.node(leader).stop(), 0)
   const lines = cluster.node(leader).stderr.split('\n')
-  if (!lines.some(line => line.includes('"msg":"transferring leadership"'))) {
-    // It noticed the lost quorum and stepped down before the signal came: there was nothing to hand over.
-    t.log('the leader stepped down before it stopped: the handover was not tried')
-    return
-  }
-  // Not "did not take over in time": that is the wait of three election timeouts it no longer makes.
-  const failed = lines.find(line => line.includes('"msg":"leadership transfer failed"')) ?? ''
-  t.regex(failed, /did not take over: (Raft gave the transfer up after an election timeout|this node lost its quorum first)/)
+  // Their connections closed with their processes: there is no one to hand leadership to, and no
+  // quorum to commit the revoke of its role lease, so neither is waited for.
+  t.false(lines.some(line => line.includes('"msg":"transferring leadership"')), 'no transfer was begun')
+  const stepped = lines.some(line => line.includes('"msg":"stepped down: quorum not heard from"'))
+  const failed = lines.find(line => line.includes('"msg":"leadership transfer failed"'))
+  if (failed === undefined) t.true(stepped, 'only a leader that already stepped down skips the transfer silently')
+  else t.regex(failed, /no other voter is connected to hand leadership to/)
 })

@@ -55,6 +55,8 @@ export const apiErrorStatus = {
   ERR_COMPACTED: 410,
   ERR_LIMIT: 413,
   ERR_NO_LEADER: 503,
+  /** The call needs a peer this node has no connection to. */
+  ERR_UNREACHABLE: 503,
   ERR_TIMEOUT: 504,
   ERR_INTERNAL: 500
 } as const

@@ -80,10 +80,11 @@ export class JobRoles {
     this.resman?.start()
   }
 
-  async stop (): Promise<void> {
+  /** Ends the roles; `revoke: false` leaves their lease to expire (no quorum is in reach to commit a revoke). */
+  async stop (options: { readonly revoke: boolean } = { revoke: true }): Promise<void> {
     this.resman?.stop()
     this.appMasters?.stop()
-    await this.lease.stop()
+    await this.lease.stop(options)
   }
 
   /** The job, naming and pod routes of the API. */

@@ -10,7 +10,8 @@ export const roleLeaseTimings = {
   keepAliveMs: 1000,
   /**
    * How long `stop` waits for its revoke: past it the lease expires by itself soon anyway (a node
-   * stopping last, with no quorum left, would otherwise wait out the request timeout).
+   * cut off from the others with its connections still open would otherwise wait out the request
+   * timeout; one that knows no quorum is in reach does not revoke at all).
    */
   revokeWaitMs: 2000
 } as const
@@ -48,11 +49,12 @@ export class RoleLease {
     this.timer = setInterval(() => { void this.keepAlive() }, roleLeaseTimings.keepAliveMs)
   }
 
-  async stop (): Promise<void> {
+  /** Stops the keep-alives and, with `revoke`, revokes the lease (waiting at most `revokeWaitMs`). */
+  async stop (options: { readonly revoke: boolean } = { revoke: true }): Promise<void> {
     clearInterval(this.timer)
     const lease = this.lease
     this.lease = undefined
-    if (lease === undefined) return
+    if (lease === undefined || !options.revoke) return
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       this.store.leaseRevoke(lease).catch(() => undefined),
