@@ -261,11 +261,14 @@ function diskWriteBytes (pid: number): number {
   }
 }
 
-/** Busy CPU of the whole machine (everything but idle and iowait), in seconds. */
-function machineBusySeconds (): number {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number)
-  const total = fields.reduce((sum, field) => sum + field, 0)
-  return (total - (fields[3] ?? 0) - (fields[4] ?? 0)) / clockTicks
+/**
+ * The whole machine's CPU so far, in seconds: `busy` running anything here (user, nice, system,
+ * irq, softirq; guest time is already in user), and `stolen` by the hypervisor for other guests
+ * while this one had work to run (steal), which slows every process here alike.
+ */
+function machineCpuSeconds (): { readonly busy: number, readonly stolen: number } {
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number)
+  return { busy: (user + nice + system + irq + softirq) / clockTicks, stolen: steal / clockTicks }
 }
 
 // ---- the HTTP client, the same for both systems ----
@@ -569,8 +572,11 @@ interface LoadResult {
   readonly max: number
   readonly errors: Map<string, number>
   readonly firstError: string
-  /** CPU seconds used in the measured window: by each member, by this client, by everything else on the machine. */
-  readonly cpu: { readonly members: number[], readonly client: number, readonly idleCluster: number, readonly others: number, readonly windowS: number }
+  /**
+   * CPU seconds in the measured window: used by each member, by this client, by the idling
+   * cluster, by everything else on the machine; and taken by the hypervisor (`stolen`).
+   */
+  readonly cpu: { readonly members: number[], readonly client: number, readonly idleCluster: number, readonly others: number, readonly stolen: number, readonly windowS: number }
   /** MiB each member had written to storage in the measured window. */
   readonly diskMiB: number[]
 }
@@ -625,7 +631,7 @@ async function load (system: System, idle: System[], targets: Member[], workers:
     const idlePids = idle.flatMap(other => other.members.map(pidOf))
     const idleBefore = idlePids.map(cpuSeconds)
     const clientBefore = process.cpuUsage()
-    const machineBefore = machineBusySeconds()
+    const machineBefore = machineCpuSeconds()
     const t0 = now()
     const end = t0 + windowSeconds * 1000
     await Promise.all(Array.from({ length: workers }, async (_, w) => {
@@ -651,9 +657,11 @@ async function load (system: System, idle: System[], targets: Member[], workers:
     const members = pids.map((pid, i) => cpuSeconds(pid) - (cpuBefore[i] as number))
     const diskMiB = pids.map((pid, i) => (diskWriteBytes(pid) - (diskBefore[i] as number)) / (1024 * 1024))
     const idleCluster = idlePids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - (idleBefore[i] as number), 0)
-    const others = machineBusySeconds() - machineBefore - client - idleCluster - members.reduce((sum, cpu) => sum + cpu, 0)
+    const machine = machineCpuSeconds()
+    const others = machine.busy - machineBefore.busy - client - idleCluster - members.reduce((sum, cpu) => sum + cpu, 0)
+    const stolen = machine.stolen - machineBefore.stolen
     const sorted = Float64Array.from(latencies).sort()
-    return { ops: sorted.length, opsPerS: sorted.length / windowS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, errors, firstError, cpu: { members, client, idleCluster, others, windowS }, diskMiB }
+    return { ops: sorted.length, opsPerS: sorted.length / windowS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, errors, firstError, cpu: { members, client, idleCluster, others, stolen, windowS }, diskMiB }
   } finally {
     agent.destroy()
     lastLoadEnded.set(system, now())
@@ -835,7 +843,7 @@ function describe (measured: LoadResult): string {
   const errors = [...measured.errors].map(([kind, count]) => `${count} × ${kind}`).join(', ')
   const cpu = measured.cpu
   return `${int(measured.ops)} puts, ${int(measured.opsPerS)}/s, p50 ${fmt(measured.p50)} ms, p99 ${fmt(measured.p99)} ms, max ${fmt(measured.max)} ms; ` +
-    `CPU-s in ${fmt(cpu.windowS, 1)} s: members ${cpu.members.map(c => fmt(c, 1)).join('/')}, client ${fmt(cpu.client, 1)}, idle other cluster ${fmt(cpu.idleCluster, 1)}, other processes ${fmt(cpu.others, 1)}; ` +
+    `CPU-s in ${fmt(cpu.windowS, 1)} s: members ${cpu.members.map(c => fmt(c, 1)).join('/')}, client ${fmt(cpu.client, 1)}, idle other cluster ${fmt(cpu.idleCluster, 1)}, other processes ${fmt(cpu.others, 1)}, stolen by the hypervisor ${fmt(cpu.stolen, 2)}; ` +
     `MiB written: members ${measured.diskMiB.map(mib => fmt(mib, 0)).join('/')}` +
     `${errors === '' ? '' : `; ERRORS ${errors} (first: ${measured.firstError})`}`
 }
