@@ -54,6 +54,15 @@ async function startCluster (t: ExecutionContext): Promise<ProcessCluster> {
   await cluster.add({ name: 'n2', seed: true, join: ['n1'], flags })
   await cluster.add({ name: 'n3', seed: true, join: ['n1'], flags })
   await cluster.waitStatus('n1', status => status.members.filter(member => member.suffrage === 'voter').length === 3)
+  // The ResMan places pods only on agents its node's gossip hears as alive and healthy: a node
+  // that joined last, or whose reports were late on a busy machine, would otherwise get none.
+  await waitFor('every node hearing all three agents', async () => {
+    for (const node of cluster.nodes.values()) {
+      const { nodes } = await node.client(cluster.token).nodes()
+      if (nodes.filter(each => each.state === 'alive' && each.agent?.health === 'healthy').length < 3) return false
+    }
+    return true
+  }, 60_000)
   t.teardown(async () => {
     // Remove every job, so that the nodes stop their containers before they are killed.
     const client = liveClient(cluster)
