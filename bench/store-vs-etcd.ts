@@ -24,6 +24,8 @@
 // `settleAfterLoadMs`). Each load row runs --repeats times per system (galaxy and etcd in turn,
 // which one goes first alternating); the table shows the median of the repeats, the details each,
 // with the CPU every process used in the row and the MiB each member had written to storage.
+// Before the first row, each system runs in: --run-in-seconds of 64 clients over all its members,
+// not counted, so that the first row does not measure servers (and a machine) still warming up.
 // After the kills, both stores are filled to --aged-writes acknowledged writes (past galaxy's
 // 100,000 events of watch history) and the main rows are measured again.
 //
@@ -34,7 +36,7 @@
 // use a 100 ms heartbeat, a 1 s election timeout and pre-vote (galaxy also check-quorum).
 //
 // Usage: node --import tsx bench/store-vs-etcd.ts [--seconds 10] [--repeats 3] [--failovers 5]
-//          [--stops 5] [--aged-writes 120000 (0: skip)] [--fill-seconds 240]
+//          [--stops 5] [--aged-writes 120000 (0: skip)] [--fill-seconds 240] [--run-in-seconds 20]
 //          [--idle-seconds 10] [--connections 9,64] [--clients 64] [--galaxy PATH]
 //          [--systems etcd,galaxy] [--max-minutes 45] [--keep-logs] [--keep-page-cache]
 // Progress goes to stderr, the Markdown result to stdout. Everything it starts is killed and its
@@ -63,6 +65,7 @@ const { values } = parseArgs({
     systems: { type: 'string', default: 'etcd,galaxy' },
     'aged-writes': { type: 'string', default: '120000' },
     'fill-seconds': { type: 'string', default: '240' },
+    'run-in-seconds': { type: 'string', default: '20' },
     'max-minutes': { type: 'string', default: '45' },
     'keep-logs': { type: 'boolean', default: false },
     'keep-page-cache': { type: 'boolean', default: false }
@@ -79,7 +82,8 @@ const systems = values.systems.split(',').map(name => name.trim()) as Array<'etc
 const maxMinutes = Number(values['max-minutes'])
 const agedWrites = Number(values['aged-writes'])
 const fillSeconds = Number(values['fill-seconds'])
-for (const [flag, value] of Object.entries({ seconds, failovers, stops, repeats, idleSeconds, clients, maxMinutes, agedWrites, fillSeconds })) {
+const runInSeconds = Number(values['run-in-seconds'])
+for (const [flag, value] of Object.entries({ seconds, failovers, stops, repeats, idleSeconds, clients, maxMinutes, agedWrites, fillSeconds, runInSeconds })) {
   if (!Number.isFinite(value) || value < 0) throw new Error(`--${flag}: not a number`)
 }
 if (repeats < 1 || !Number.isInteger(repeats)) throw new Error('--repeats: a whole number of at least 1')
@@ -872,6 +876,16 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
     log(`${result.system.label}: idle VmRSS ${result.idleRss.map(mib).join(', ')}; CPU-s while idle ${result.idleCpu.map(c => c.toFixed(2)).join(', ')}`)
   }
 
+  if (runInSeconds > 0) {
+    for (const result of results) {
+      const system = result.system
+      const leader = await leaderOf(system)
+      log(`${system.label}: running in, ${clients} clients over all 3 members for ${runInSeconds} s (not counted)`)
+      const ran = await load(system, others(result), [leader, ...system.members.filter(member => member !== leader)], clients, 3, 100_000, 'r', runInSeconds)
+      log(`${system.label}:   run-in: ${describe(ran)}`)
+    }
+  }
+
   let turn = 0
   const runRows = async (specs: RowSpec[]): Promise<void> => {
     for (const spec of specs) {
@@ -1053,7 +1067,7 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
     `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
     `Failover: ${failovers} kills (kill -9) and ${stops} stops (SIGSTOP, then SIGCONT once a survivor took a write) of the leader per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; a killed member restarts on its data dir, and either catches up before the next`,
     `Both clusters run side by side for the whole run (the one not being measured idles); rows and kills alternate between them. Before a row the idle cluster settles: ${settleAfterLoadMs / 1000} s after its own last load, then until its members use less than ${settledCpuShare} of a core together (at most ${settleMaxMs / 1000} s). Clients, members and any other work on the machine share the same cores.`,
-    `Order: idle → load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → the aged rows` : 'done'}`
+    `Order: idle → ${runInSeconds > 0 ? `a run-in of ${runInSeconds} s each (${clients} clients over all members, not counted) → ` : ''}load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → the aged rows` : 'done'}`
   ]
 }
 
