@@ -9,6 +9,7 @@ import { LeaseDeadlines } from '../store/lease-deadlines.js'
 import { StoreStateMachine } from '../store/state-machine.js'
 import type { LeaseId, SessionCommand, StoreCommand, StoreResult } from '../store/types.js'
 import { DecodeError } from './decode-error.js'
+import { noteClientWork } from './idle-memory.js'
 import type { RaftApplication, RaftDriver } from './raft-driver.js'
 import type { LevelRaftStorage } from './raft-storage.js'
 import { snapshotDue, snapshotPhase } from './snapshot-schedule.js'
@@ -155,6 +156,7 @@ export class StoreReplica implements RaftApplication {
   }
 
   applyEntries (entries: readonly Entry[], conf: ConfState): void {
+    noteClientWork(entries.length)
     const nowMs = this.init.nowMs()
     for (const entry of entries) {
       this.appliedIndex = entry.index

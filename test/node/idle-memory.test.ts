@@ -1,15 +1,16 @@
 import test from 'ava'
-import { IdleMemoryReducer, idleMemoryLimits, processProbe } from '../../src/node/idle-memory.js'
+import { IdleMemoryReducer, idleMemoryLimits, noteClientWork, processProbe } from '../../src/node/idle-memory.js'
 
 /** A probe whose CPU and clock the test moves, counting reductions. */
-function fakeProbe (): { cpu: number, now: number, held: number, reductions: number, kinds: string[], probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
+function fakeProbe (): { cpu: number, now: number, held: number, work: number, reductions: number, kinds: string[], probe: ConstructorParameters<typeof IdleMemoryReducer>[0] } {
   const state = {
     cpu: 0,
     now: 0,
     held: 16,
+    work: 0,
     reductions: 0,
     kinds: [] as string[],
-    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, heldBytes: () => state.held, reduce: (kind: string) => { state.reductions++; state.kinds.push(kind); state.cpu += 50; state.held = 1 } }
+    probe: { cpuMs: () => state.cpu, nowMs: () => state.now, heldBytes: () => state.held, clientWork: () => state.work, reduce: (kind: string) => { state.reductions++; state.kinds.push(kind); state.cpu += 50; state.held = 1 } }
   }
   return state
 }
@@ -123,4 +124,47 @@ test('light work that grows V8\'s memory again earns another reduction without a
     reducer.check()
   }
   t.is(state.reductions, 2, 'a little growth never earns another')
+})
+
+test('no memory is given back while the process works for clients, however little CPU that takes; the short quiet spell follows', t => {
+  const state = fakeProbe()
+  const reducer = new IdleMemoryReducer(state.probe)
+  const light = idleMemoryLimits.idleCpuShare / 4
+  // A request or an applied write in every check: never idle, even for far longer than the long spell.
+  for (let i = 0; i < 3 * idleMemoryLimits.idleChecksAfterBusy; i++) {
+    state.work += 3
+    tick(state, light)
+    t.false(reducer.check())
+  }
+  t.is(state.reductions, 0)
+  // The clients went away: light work is not busy work, so the short spell is enough.
+  for (let i = 1; i < idleMemoryLimits.idleChecks; i++) {
+    tick(state, 0)
+    t.false(reducer.check())
+  }
+  tick(state, 0)
+  t.true(reducer.check())
+  // Light work after a reduction holds off the growth rule's collection too.
+  state.held = 1 + 2 * idleMemoryLimits.regrowthBytes
+  for (let i = 0; i < 2 * idleMemoryLimits.regrowthIntervalMs / idleMemoryLimits.checkEveryMs; i++) {
+    state.work++
+    tick(state, light)
+    t.false(reducer.check())
+  }
+  t.is(state.reductions, 1)
+  for (let i = 1; i < idleMemoryLimits.idleChecks; i++) {
+    tick(state, 0)
+    t.false(reducer.check())
+  }
+  tick(state, 0)
+  t.true(reducer.check(), 'quiet for the short spell again, with the growth to collect')
+  t.deepEqual(state.kinds, ['shrink', 'collect'])
+})
+
+test('a node counts the API requests it serves and the writes it applies as work for clients', t => {
+  const probe = processProbe()
+  const before = probe.clientWork()
+  noteClientWork()
+  noteClientWork(4)
+  t.is(probe.clientWork(), before + 5)
 })

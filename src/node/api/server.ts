@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import type { HostPort } from '../../lib/host-port.js'
 import { LazyAbort } from '../../lib/lazy-abort.js'
 import type { Logger } from '../../lib/logger.js'
+import { noteClientWork } from '../idle-memory.js'
 import type { ApiCall, ApiReply } from './call.js'
 import { errorReply, ApiFailure } from './router.js'
 
@@ -17,6 +18,7 @@ export const maxRequestBodyBytes = 64 * 1024 * 1024
 export async function startApiServer (init: { listen: HostPort, token: string, handle: (call: ApiCall) => Promise<ApiReply>, logger: Logger }): Promise<{ server: Server, address: HostPort }> {
   const expected = Buffer.from(`Bearer ${init.token}`)
   const server = createServer((request, response) => {
+    noteClientWork()
     void serve(request, response, expected, init.handle).catch(error => {
       init.logger.warn('api request failed', { error: (error as Error).message })
       response.destroy()
