@@ -1,4 +1,4 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { IdleMemoryReducer, idleMemoryLimits, noteClientWork, processProbe } from '../../src/node/idle-memory.js'
 
 /** A probe whose CPU and clock the test moves, counting reductions. */
@@ -21,17 +21,22 @@ function tick (state: ReturnType<typeof fakeProbe>, share: number): void {
   state.cpu += share * idleMemoryLimits.checkEveryMs
 }
 
+/** `checks` quiet checks at `share` of a core: all but the last give nothing back, the last does. */
+function reducesAfter (t: ExecutionContext, state: ReturnType<typeof fakeProbe>, reducer: IdleMemoryReducer, checks: number, share: number, message?: string): void {
+  for (let i = 1; i < checks; i++) {
+    tick(state, share)
+    t.false(reducer.check())
+  }
+  tick(state, share)
+  t.true(reducer.check(), message)
+}
+
 test('memory is given back once per idle spell, after enough quiet checks, and again after the process was busy', t => {
   const state = fakeProbe()
   const reducer = new IdleMemoryReducer(state.probe)
   const quiet = idleMemoryLimits.idleCpuShare / 4
   const busy = idleMemoryLimits.idleCpuShare * 4
-  for (let i = 1; i < idleMemoryLimits.idleChecks; i++) {
-    tick(state, quiet)
-    t.false(reducer.check())
-  }
-  tick(state, quiet)
-  t.true(reducer.check())
+  reducesAfter(t, state, reducer, idleMemoryLimits.idleChecks, quiet)
   t.is(state.reductions, 1)
   // Still idle (the collection's own CPU is not counted as busy): nothing more.
   for (let i = 0; i < 5; i++) {
@@ -41,12 +46,7 @@ test('memory is given back once per idle spell, after enough quiet checks, and a
   tick(state, busy)
   t.false(reducer.check())
   // Busy since the last reduction: the next waits for the longer quiet spell.
-  for (let i = 1; i < idleMemoryLimits.idleChecksAfterBusy; i++) {
-    tick(state, quiet)
-    t.false(reducer.check())
-  }
-  tick(state, quiet)
-  t.true(reducer.check())
+  reducesAfter(t, state, reducer, idleMemoryLimits.idleChecksAfterBusy, quiet)
   t.is(state.reductions, 2)
 })
 
@@ -71,12 +71,7 @@ test('a process busy for longer than a start before it first gave memory back wa
     tick(state, 1)
     t.false(reducer.check())
   }
-  for (let i = 1; i < idleMemoryLimits.idleChecksAfterBusy; i++) {
-    tick(state, 0)
-    t.false(reducer.check())
-  }
-  tick(state, 0)
-  t.true(reducer.check())
+  reducesAfter(t, state, reducer, idleMemoryLimits.idleChecksAfterBusy, 0)
   t.deepEqual(state.kinds, ['shrink'])
 })
 
@@ -138,12 +133,7 @@ test('no memory is given back while the process works for clients, however littl
   }
   t.is(state.reductions, 0)
   // The clients went away: light work is not busy work, so the short spell is enough.
-  for (let i = 1; i < idleMemoryLimits.idleChecks; i++) {
-    tick(state, 0)
-    t.false(reducer.check())
-  }
-  tick(state, 0)
-  t.true(reducer.check())
+  reducesAfter(t, state, reducer, idleMemoryLimits.idleChecks, 0)
   // Light work after a reduction holds off the growth rule's collection too.
   state.held = 1 + 2 * idleMemoryLimits.regrowthBytes
   for (let i = 0; i < 2 * idleMemoryLimits.regrowthIntervalMs / idleMemoryLimits.checkEveryMs; i++) {
@@ -152,12 +142,7 @@ test('no memory is given back while the process works for clients, however littl
     t.false(reducer.check())
   }
   t.is(state.reductions, 1)
-  for (let i = 1; i < idleMemoryLimits.idleChecks; i++) {
-    tick(state, 0)
-    t.false(reducer.check())
-  }
-  tick(state, 0)
-  t.true(reducer.check(), 'quiet for the short spell again, with the growth to collect')
+  reducesAfter(t, state, reducer, idleMemoryLimits.idleChecks, 0, 'quiet for the short spell again, with the growth to collect')
   t.deepEqual(state.kinds, ['shrink', 'collect'])
 })
 
