@@ -87,6 +87,25 @@ function toEventMessage (event: WatchEvent): galaxy.WatchEvent.$Properties {
   return { type: event.type, revision: count(event.revision, 'revision'), key: event.key, value: event.value, version: count(event.version, 'version') }
 }
 
+/**
+ * An event of checked store data: itself, or, for a put whose value is the one its key holds,
+ * the event with `value_of_key` instead of a second copy of the value.
+ */
+function toDataEventMessage (event: WatchEvent, keys: ReadonlyMap<string, KeyValue>): galaxy.WatchEvent.$Properties {
+  if (event.type === 'put' && event.value.byteLength > 0) {
+    const current = keys.get(event.key)?.value
+    if (current !== undefined && (current === event.value || Buffer.compare(current, event.value) === 0)) {
+      return { type: event.type, revision: event.revision, key: event.key, version: event.version, valueOfKey: true }
+    }
+  }
+  return event
+}
+
+/** Each key of store data by name, for `toDataEventMessage`. */
+function keysByName (keys: readonly KeyValue[]): Map<string, KeyValue> {
+  return new Map(keys.map(kv => [kv.key, kv]))
+}
+
 function toLockMessage (lock: LockState): galaxy.LockState.$Properties {
   return {
     name: lock.name,
@@ -99,17 +118,22 @@ function toLockMessage (lock: LockState): galaxy.LockState.$Properties {
 function toDataMessage (data: StoreData): galaxy.StoreData.$Properties {
   const invalid = checkStoreData(data)
   assert(invalid === undefined, 'store codec: store data no store could hold', { invalid })
-  return toDataMessageUnchecked(data)
+  return toDataMessageUnchecked(data, keysByName(data.kv.keys))
 }
 
-/** A part of checked store data: on its own, it may break the rules the whole keeps. */
-function toDataMessageUnchecked (data: StoreData): galaxy.StoreData.$Properties {
+/**
+ * A part of checked store data: on its own, it may break the rules the whole keeps. `keys` are
+ * the keys of the whole. A key and a watch event have the fields of their messages, and the check
+ * covered their integers, so they go to the encoder as they are: a snapshot of 100,000 keys made
+ * 200,000 copies only to be encoded.
+ */
+function toDataMessageUnchecked (data: StoreData, keys: ReadonlyMap<string, KeyValue>): galaxy.StoreData.$Properties {
   return {
     kv: {
       revision: count(data.kv.revision, 'revision'),
       compactRevision: count(data.kv.compactRevision, 'compactRevision'),
-      keys: data.kv.keys.map(toKeyValueMessage),
-      history: data.kv.history.map(toEventMessage)
+      keys: data.kv.keys.slice(),
+      history: data.kv.history.map(event => toDataEventMessage(event, keys))
     },
     leases: data.leases.map(lease => ({ id: count(lease.id, 'lease'), ttlMs: count(lease.ttlMs, 'ttlMs') })),
     locks: data.locks.map(toLockMessage),
@@ -267,10 +291,34 @@ function fromResultMessage (message: galaxy.StoreResult.$Properties): StoreResul
   }
 }
 
-function fromEventMessage (message: galaxy.WatchEvent.$Properties): WatchEvent {
+/** Stands for the value of an event's key until `withKeyValues` puts it there (`value_of_key`). */
+const valueOfKey = new Uint8Array(0)
+
+/** A watch event; one inside store data (`inData`) may take its key's value (`valueOfKey` here). */
+function fromEventMessage (message: galaxy.WatchEvent.$Properties, inData = false): WatchEvent {
   const type = textOf(message.type)
   if (!isName(eventTypes, type)) return fail(`event type ${JSON.stringify(type)} is not put or delete`)
-  return { type, revision: integer(message.revision, 'revision'), key: textOf(message.key), value: bytesOf(message.value), version: integer(message.version, 'version') }
+  const revision = integer(message.revision, 'revision')
+  let value = bytesOf(message.value)
+  if (message.valueOfKey === true) {
+    if (!inData) fail(`event at ${revision} takes its key's value outside store data`)
+    if (type !== 'put' || value.byteLength > 0) fail(`event at ${revision} takes its key's value but is not a put without a value`)
+    value = valueOfKey
+  }
+  return { type, revision, key: textOf(message.key), value, version: integer(message.version, 'version') }
+}
+
+/** Store data whose events that take their key's value have it. */
+function withKeyValues (data: StoreData): StoreData {
+  if (!data.kv.history.some(event => event.value === valueOfKey)) return data
+  const keys = keysByName(data.kv.keys)
+  const history = data.kv.history.map(event => {
+    if (event.value !== valueOfKey) return event
+    const kv = keys.get(event.key)
+    if (kv === undefined) return fail(`store data: event at ${event.revision} takes the value of key ${JSON.stringify(event.key)}, which is not there`)
+    return { ...event, value: kv.value }
+  })
+  return { ...data, kv: { ...data.kv, history } }
 }
 
 function fromLockMessage (message: galaxy.LockState.$Properties): LockState {
@@ -287,13 +335,13 @@ function fromDataMessage (message: galaxy.StoreData.$Properties): StoreData {
   const parts = message.parts ?? []
   if (parts.length > 0) {
     if (message.kv != null || (message.leases ?? []).length > 0 || (message.locks ?? []).length > 0 || (message.sessions ?? []).length > 0) fail('store data: parts and fields at once')
-    return checked(joinParts(parts.map(part => {
+    return checked(withKeyValues(joinParts(parts.map(part => {
       const decoded = galaxy.StoreData.decode(part)
       if ((decoded.parts ?? []).length > 0) fail('store data: a part with parts')
       return fromDataFields(decoded)
-    })))
+    }))))
   }
-  return checked(fromDataFields(message))
+  return checked(withKeyValues(fromDataFields(message)))
 }
 
 function checked (data: StoreData): StoreData {
@@ -321,7 +369,7 @@ function fromDataFields (message: galaxy.StoreData.$Properties): StoreData {
       revision: integer(kv.revision, 'revision'),
       compactRevision: integer(kv.compactRevision, 'compactRevision'),
       keys: (kv.keys ?? []).map(fromKeyValueMessage),
-      history: (kv.history ?? []).map(fromEventMessage)
+      history: (kv.history ?? []).map(event => fromEventMessage(event, true))
     },
     leases: (message.leases ?? []).map(lease => ({ id: integer(lease.id, 'lease') as LeaseId, ttlMs: integer(lease.ttlMs, 'ttlMs') })),
     locks: (message.locks ?? []).map(fromLockMessage),
@@ -378,10 +426,10 @@ export const storeCodec = {
   },
   /**
    * The same data in parts of at most `partItems` keys, events, leases, locks and sessions,
-   * awaiting `pause()` after each step: a node encodes its snapshot (42 MiB and 250 ms of CPU at
-   * 60,000 keys) a few milliseconds at a time instead of stalling. So are the check before (35 ms
-   * at 100,000 keys) and the copy of the parts into one buffer after (100-200 ms for 56 MiB, most
-   * of it the first touch of the new pages). `data` must not change meanwhile
+   * awaiting `pause()` after each step: a node encodes its snapshot (34 MiB and 300 ms of CPU at
+   * 100,000 keys and 110,000 events of 256-byte values) a few milliseconds at a time instead of
+   * stalling. So are the check before (50 ms) and the copy of the parts into one buffer after
+   * (100 ms, most of it the first touch of the new pages). `data` must not change meanwhile
    * (`StoreStateMachine.toData` answers a copy of immutable records). Decodes as `encodeData` does.
    */
   async encodeDataInParts (data: StoreData, options: { readonly partItems: number, readonly pause: () => Promise<void> }): Promise<Uint8Array> {
@@ -394,6 +442,8 @@ export const storeCodec = {
     }
     assert(step.value === undefined, 'store codec: store data no store could hold', { invalid: step.value })
     const parts: Uint8Array[] = []
+    // The keys by name, gathered part by part: all of them come before the first event.
+    const keys = new Map<string, KeyValue>()
     const lists = [data.kv.keys, data.kv.history, data.leases, data.locks, data.sessions] as const
     // Item i of the five lists laid end to end: where each list starts, and how many in all.
     const offsets = lists.map((_, i) => lists.slice(0, i).reduce((sum, list) => sum + list.length, 0))
@@ -406,7 +456,8 @@ export const storeCodec = {
         locks: slice(data.locks, offsets[3] as number),
         sessions: slice(data.sessions, offsets[4] as number)
       }
-      parts.push(galaxy.StoreData.encode(toDataMessageUnchecked(part)).finish())
+      for (const kv of part.kv.keys) keys.set(kv.key, kv)
+      parts.push(galaxy.StoreData.encode(toDataMessageUnchecked(part, keys)).finish())
       await options.pause()
     }
     return await encodePartsPaced(parts, options.pause)
@@ -437,8 +488,8 @@ const copyBytesPerPause = 4 * 1024 * 1024
 /**
  * `StoreData { parts }` on the wire: each part after its field tag and length, copied into one
  * buffer `copyBytesPerPause` at a time, awaiting `pause()` in between. protobufjs's encoder copies
- * tens of megabytes three times slower, all of it while the event loop waits (a leader's snapshot
- * at 100,000 keys is ~56 MB).
+ * tens of megabytes three times slower, all of it while the event loop waits (a snapshot at 100,000
+ * keys is ~35 MB).
  */
 async function encodePartsPaced (parts: readonly Uint8Array[], pause: () => Promise<void>): Promise<Uint8Array> {
   const pieces: Uint8Array[] = []
