@@ -89,13 +89,13 @@ function toEventMessage (event: WatchEvent): galaxy.WatchEvent.$Properties {
 
 /**
  * An event of checked store data: itself, or, for a put whose value is the one its key holds,
- * the event with `value_of_key` instead of a second copy of the value.
+ * a `putOfKey` event without a second copy of the value.
  */
 function toDataEventMessage (event: WatchEvent, keys: ReadonlyMap<string, KeyValue>): galaxy.WatchEvent.$Properties {
   if (event.type === 'put' && event.value.byteLength > 0) {
     const current = keys.get(event.key)?.value
     if (current !== undefined && (current === event.value || Buffer.compare(current, event.value) === 0)) {
-      return { type: event.type, revision: event.revision, key: event.key, version: event.version, valueOfKey: true }
+      return { type: putOfKey, revision: event.revision, key: event.key, version: event.version }
     }
   }
   return event
@@ -291,21 +291,25 @@ function fromResultMessage (message: galaxy.StoreResult.$Properties): StoreResul
   }
 }
 
-/** Stands for the value of an event's key until `withKeyValues` puts it there (`value_of_key`). */
+/** The wire's type of a put in store data that takes the value its key holds there. */
+const putOfKey = 'putOfKey'
+
+/** Stands for the value of an event's key until `withKeyValues` puts it there (`putOfKey`). */
 const valueOfKey = new Uint8Array(0)
 
-/** A watch event; one inside store data (`inData`) may take its key's value (`valueOfKey` here). */
+/** A watch event; one inside store data (`inData`) may be a `putOfKey` (`valueOfKey` here). */
 function fromEventMessage (message: galaxy.WatchEvent.$Properties, inData = false): WatchEvent {
   const type = textOf(message.type)
-  if (!isName(eventTypes, type)) return fail(`event type ${JSON.stringify(type)} is not put or delete`)
   const revision = integer(message.revision, 'revision')
-  let value = bytesOf(message.value)
-  if (message.valueOfKey === true) {
-    if (!inData) fail(`event at ${revision} takes its key's value outside store data`)
-    if (type !== 'put' || value.byteLength > 0) fail(`event at ${revision} takes its key's value but is not a put without a value`)
-    value = valueOfKey
+  const key = textOf(message.key)
+  const value = bytesOf(message.value)
+  const version = integer(message.version, 'version')
+  if (type === putOfKey && inData) {
+    if (value.byteLength > 0) fail(`event at ${revision} takes its key's value but has one of its own`)
+    return { type: 'put', revision, key, value: valueOfKey, version }
   }
-  return { type, revision, key: textOf(message.key), value, version: integer(message.version, 'version') }
+  if (!isName(eventTypes, type)) return fail(`event type ${JSON.stringify(type)} is not put or delete`)
+  return { type, revision, key, value, version }
 }
 
 /** Store data whose events that take their key's value have it. */

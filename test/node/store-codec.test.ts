@@ -5,7 +5,7 @@ import { DecodeError } from '../../src/node/decode-error.js'
 import { storeCodec } from '../../src/node/store-codec.js'
 import { galaxy } from '../../src/proto/gen/store.js'
 import { StoreStateMachine, type StoreData } from '../../src/store/state-machine.js'
-import type { LeaseId, SessionCommand, StoreCommand, StoreRefusal, StoreResult } from '../../src/store/types.js'
+import type { LeaseId, SessionCommand, StoreCommand, StoreRefusal, StoreResult, TxnOp } from '../../src/store/types.js'
 
 const bytes = (value: string): Uint8Array => new TextEncoder().encode(value)
 const lease = (id: number): LeaseId => id as LeaseId
@@ -170,19 +170,24 @@ test('a large state is also checked and copied between pauses, not only encoded'
 
 test('store data carries a value once when an event wrote what its key still holds', async t => {
   const machine = new StoreStateMachine()
-  const puts: Array<[string, Uint8Array]> = [['a', bytes('old')], ['b', bytes('kept')], ['a', bytes('new')], ['c', new Uint8Array()]]
-  puts.forEach(([key, value], i) => machine.apply(i + 1, { client: '', sequence: 0, command: { type: 'txn', compares: [], success: [{ type: 'put', key, value }], failure: [] } }))
-  machine.apply(5, { client: '', sequence: 0, command: { type: 'txn', compares: [], success: [{ type: 'delete', key: 'c' }], failure: [] } })
+  const put = (key: string, value: string): TxnOp => ({ type: 'put', key, value: bytes(value) })
+  const txns: TxnOp[][] = [
+    [put('a', 'old')], [put('b', 'kept')], [put('a', 'new')], [put('c', '')],
+    [put('d', 'first'), put('d', 'second')], // one revision, two values: only the second is the key's
+    [put('e', 'gone')], [{ type: 'delete', key: 'c' }], [{ type: 'delete', key: 'e' }]
+  ]
+  txns.forEach((success, i) => machine.apply(i + 1, { client: '', sequence: 0, command: { type: 'txn', compares: [], success, failure: [] } }))
   const live = machine.toData()
+  const expected = ['a:old', 'b:key', 'a:key', 'c:', 'd:first', 'd:key', 'e:gone', 'c:', 'e:']
   // An event whose value equals its key's but is another array (as after an older snapshot) counts too.
   const data: StoreData = { ...live, kv: { ...live.kv, history: live.kv.history.map(event => ({ ...event, value: Uint8Array.from(event.value) })) } }
-  const shared = (encoded: galaxy.KeyStoreData.$Properties | null | undefined): string[] => (encoded?.history ?? []).map(event => `${event.key ?? ''}:${event.valueOfKey === true ? 'key' : new TextDecoder().decode(event.value ?? new Uint8Array())}`)
+  const shared = (encoded: galaxy.KeyStoreData.$Properties | null | undefined): string[] => (encoded?.history ?? []).map(event => `${event.key ?? ''}:${event.type === 'putOfKey' ? 'key' : new TextDecoder().decode(event.value ?? new Uint8Array())}`)
   const whole = storeCodec.encodeData(data)
-  t.deepEqual(shared(galaxy.StoreData.decode(whole).kv), ['a:old', 'b:key', 'a:key', 'c:', 'c:'])
+  t.deepEqual(shared(galaxy.StoreData.decode(whole).kv), expected)
   t.deepEqual(storeCodec.decodeData(whole), data)
   // In parts of one item, the keys and the events that take their values are in different parts.
   const inParts = await storeCodec.encodeDataInParts(data, { partItems: 1, pause: async () => {} })
-  t.deepEqual(galaxy.StoreData.decode(inParts).parts.flatMap(part => shared(galaxy.StoreData.decode(part).kv)), ['a:old', 'b:key', 'a:key', 'c:', 'c:'])
+  t.deepEqual(galaxy.StoreData.decode(inParts).parts.flatMap(part => shared(galaxy.StoreData.decode(part).kv)), expected)
   t.deepEqual(storeCodec.decodeData(inParts), data)
   // A snapshot written before events could take their key's value decodes as it did.
   const older = galaxy.StoreData.encode({ kv: { ...data.kv, keys: [...data.kv.keys], history: [...data.kv.history] } }).finish()
@@ -194,11 +199,10 @@ test('an event taking the value of its key where it cannot is refused with Decod
   const data = (history: galaxy.WatchEvent.$Properties[]): Uint8Array => galaxy.StoreData.encode({
     kv: { revision: 3, compactRevision: 0, keys: [{ key: 'k', value: bytes('v'), createRevision: 1, modRevision: 1, version: 1 }], history }
   }).finish()
-  t.deepEqual(storeCodec.decodeData(data([{ type: 'put', revision: 1, key: 'k', version: 1, valueOfKey: true }])).kv.history, [{ type: 'put', revision: 1, key: 'k', value: bytes('v'), version: 1 }])
-  rejects(t, () => storeCodec.decodeData(data([{ type: 'put', revision: 2, key: 'gone', version: 1, valueOfKey: true }])), 'the value of a key that is not there')
-  rejects(t, () => storeCodec.decodeData(data([{ type: 'delete', revision: 2, key: 'k', version: 0, valueOfKey: true }])), 'a delete with its key\'s value')
-  rejects(t, () => storeCodec.decodeData(data([{ type: 'put', revision: 2, key: 'k', value: bytes('v'), version: 2, valueOfKey: true }])), 'a value and its key\'s value')
-  rejects(t, () => storeCodec.decodeWatchEvent(galaxy.WatchEvent.encode({ type: 'put', revision: 1, key: 'k', version: 1, valueOfKey: true }).finish()), 'a key\'s value outside store data')
+  t.deepEqual(storeCodec.decodeData(data([{ type: 'putOfKey', revision: 1, key: 'k', version: 1 }])).kv.history, [{ type: 'put', revision: 1, key: 'k', value: bytes('v'), version: 1 }])
+  rejects(t, () => storeCodec.decodeData(data([{ type: 'putOfKey', revision: 2, key: 'gone', version: 1 }])), 'the value of a key that is not there')
+  rejects(t, () => storeCodec.decodeData(data([{ type: 'putOfKey', revision: 2, key: 'k', value: bytes('v'), version: 2 }])), 'a value and its key\'s value')
+  rejects(t, () => storeCodec.decodeWatchEvent(galaxy.WatchEvent.encode({ type: 'putOfKey', revision: 1, key: 'k', version: 1 }).finish()), 'a key\'s value outside store data')
 })
 
 test('parts next to fields, or parts inside a part, are refused with DecodeError', t => {
