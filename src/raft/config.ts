@@ -6,7 +6,10 @@ import type { Rng } from '../lib/rng.js'
 /** What a Raft core is told at creation. Every limit has a default; time is counted in ticks. */
 export interface RaftConfig {
   readonly id: NodeId
-  /** Followers wait a random [electionTicks, 2·electionTicks) without a leader before campaigning. */
+  /**
+   * Nodes without a leader wait a random [electionTicks, 2·electionTicks) before campaigning; a
+   * follower whose leader falls silent waits electionTicks + 1 + 2·(its rank among the other voters).
+   */
   readonly electionTicks?: number
   /** A leader sends heartbeats every heartbeatTicks; must be well below electionTicks. */
   readonly heartbeatTicks?: number

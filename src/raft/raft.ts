@@ -117,10 +117,32 @@ export class Raft {
 
   private tickElection (): void {
     this.electionElapsed++
-    if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    if (this.isPromotable() && this.electionElapsed >= this.electionTimeout()) {
       this.electionElapsed = 0
       hup(this, false)
     }
+  }
+
+  /**
+   * How many ticks without word from a leader make this node campaign. A follower of a leader
+   * heard its last heartbeat at about the moment the other followers did, so instead of a random
+   * wait it campaigns one tick after the leader's lease has lapsed everywhere, staggered by its
+   * rank among the other voters (lowest id first, two ticks apart): the first survivor's pre-vote
+   * finds the others out of the lease, and the next waits long enough for it to win, so that a
+   * hung leader's survivors do not split the vote by drawing close timeouts. A node without a
+   * leader (at start, after a campaign that failed) and ranks past the election timeout keep the
+   * random [electionTicks, 2·electionTicks) of §5.2; timing bears on liveness only, never on safety.
+   */
+  private electionTimeout (): number {
+    if (this.role !== 'follower' || this.lead === null) return this.randomizedElectionTimeout
+    const rank = this.rankWithout(this.lead)
+    const stagger = 1 + 2 * rank
+    return rank >= 0 && stagger < this.config.electionTicks ? this.config.electionTicks + stagger : this.randomizedElectionTimeout
+  }
+
+  /** This node's place among the voters other than `peer`, by id (-1 when it is not a voter). */
+  private rankWithout (peer: NodeId): number {
+    return [...this.tracker.voters].filter(id => id !== peer).sort().indexOf(this.id)
   }
 
   /**
@@ -138,8 +160,7 @@ export class Raft {
     if (!this.config.preVote || this.role !== 'follower' || this.lead !== peer) return
     this.lead = null
     if (!this.isPromotable()) return
-    const rank = [...this.tracker.voters].filter(id => id !== peer).sort().indexOf(this.id)
-    const waitTicks = 1 + 2 * rank
+    const waitTicks = 1 + 2 * this.rankWithout(peer)
     this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - waitTicks)
     this.logger.info('leader gone: campaigning early', { leader: peer, term: this.term, waitTicks })
   }

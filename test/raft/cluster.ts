@@ -165,6 +165,18 @@ export class TestCluster {
     return [...this.nodes.values()].find(member => member.node.status().role === 'leader')
   }
 
+  /** Ticks node `n` one at a time (settling the cluster after each) until its role or term changes; returns how many ticks that took. */
+  ticksUntilCampaign (n: number, limit: number): number {
+    const { term, role } = this.get(n).node.status()
+    for (let ticks = 1; ticks <= limit; ticks++) {
+      this.tick(n)
+      this.stabilize()
+      const now = this.get(n).node.status()
+      if (now.role !== role || now.term !== term) return ticks
+    }
+    return Number.POSITIVE_INFINITY
+  }
+
   /** Elects node `n` by campaigning and letting the cluster settle (after applying what is committed). */
   elect (n: number | string): void {
     this.stabilize()

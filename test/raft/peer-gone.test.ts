@@ -3,18 +3,6 @@
 import test from 'ava'
 import { id, TestCluster } from './cluster.js'
 
-/** Ticks node `n` one at a time (settling the cluster after each) until it campaigns; returns how many ticks that took. */
-function ticksUntilCampaign (cluster: TestCluster, n: number, limit: number): number {
-  const term = cluster.get(n).node.status().term
-  for (let ticks = 1; ticks <= limit; ticks++) {
-    cluster.tick(n)
-    cluster.stabilize()
-    const { role, term: now } = cluster.get(n).node.status()
-    if (role !== 'follower' || now !== term) return ticks
-  }
-  return Number.POSITIVE_INFINITY
-}
-
 test('the survivors of a dead leader elect the lowest-id one within a tick', t => {
   const cluster = new TestCluster(3)
   cluster.elect(1)
@@ -23,7 +11,7 @@ test('the survivors of a dead leader elect the lowest-id one within a tick', t =
   cluster.get(2).node.reportPeerGone(id(1))
   cluster.get(3).node.reportPeerGone(id(1))
   t.is(cluster.get(2).node.status().leader, null, 'node 2 no longer follows 1')
-  t.is(ticksUntilCampaign(cluster, 2, 10), 1, 'node 2 campaigns at its next tick')
+  t.is(cluster.ticksUntilCampaign(2, 10), 1, 'node 2 campaigns at its next tick')
   t.like(cluster.get(2).node.status(), { role: 'leader', term: term + 1 })
   t.like(cluster.get(3).node.status(), { role: 'follower', leader: id(2), term: term + 1 })
   t.true(cluster.get(2).logs.some(record => record.message === 'leader gone: campaigning early'))
@@ -35,7 +23,7 @@ test('the second in rank waits three ticks, so the first has time to win', t => 
   cluster.isolate(1)
   cluster.isolate(2)
   cluster.get(3).node.reportPeerGone(id(1))
-  t.is(ticksUntilCampaign(cluster, 3, 10), 3)
+  t.is(cluster.ticksUntilCampaign(3, 10), 3)
 })
 
 test('a report about a member that is not the leader changes nothing', t => {
@@ -45,7 +33,7 @@ test('a report about a member that is not the leader changes nothing', t => {
   cluster.get(2).node.reportPeerGone(id(3))
   t.like(cluster.get(2).node.status(), { leader: id(1), term: before.term, role: 'follower' })
   cluster.isolate(1)
-  t.true(ticksUntilCampaign(cluster, 2, 30) >= 10, 'node 2 waits out a whole election timeout')
+  t.true(cluster.ticksUntilCampaign(2, 30) >= 10, 'node 2 waits out a whole election timeout')
 })
 
 test('a wrong report while the leader lives: the pre-vote is refused and the leader keeps its term', t => {
