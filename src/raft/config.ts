@@ -8,7 +8,8 @@ export interface RaftConfig {
   readonly id: NodeId
   /**
    * Nodes without a leader wait a random [electionTicks, 2·electionTicks) before campaigning; a
-   * follower whose leader falls silent waits electionTicks + 1 + 2·(its rank among the other voters).
+   * voter whose leader falls silent waits electionTicks + 1 + 2·(its rank by id among the voters
+   * other than that leader), so that only the first survivor campaigns.
    */
   readonly electionTicks?: number
   /** A leader sends heartbeats every heartbeatTicks; must be well below electionTicks. */

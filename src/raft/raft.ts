@@ -125,19 +125,22 @@ export class Raft {
 
   /**
    * How many ticks without word from a leader make this node campaign. A follower of a leader
-   * heard its last heartbeat at about the moment the other followers did, so instead of a random
-   * wait it campaigns one tick after the leader's lease has lapsed everywhere, staggered by its
-   * rank among the other voters (lowest id first, two ticks apart): the first survivor's pre-vote
-   * finds the others out of the lease, and the next waits long enough for it to win, so that a
-   * hung leader's survivors do not split the vote by drawing close timeouts. A node without a
-   * leader (at start, after a campaign that failed) and ranks past the election timeout keep the
-   * random [electionTicks, 2·electionTicks) of §5.2; timing bears on liveness only, never on safety.
+   * heard its last heartbeat at about the moment the other followers did (within a tick), so
+   * instead of a random wait it campaigns one tick after the leader's lease has lapsed everywhere,
+   * staggered by its rank among the other voters (by id, two ticks apart): the first survivor's
+   * pre-vote finds the others out of the lease, and the next waits long enough for it to win.
+   * Random draws only made the first campaign later and, now and then, split the vote between two
+   * close draws. A split is still possible when the followers last heard the leader ticks apart,
+   * or see different memberships; the campaign clears `lead`, so the next round is random again.
+   * A node without a leader (at start, after a campaign) keeps the random
+   * [electionTicks, 2·electionTicks) of §5.2. The price: a leader stalled for a little over an
+   * election timeout is always replaced, where random draws sometimes let it return. Timing bears
+   * on liveness only, never on safety.
    */
   private electionTimeout (): number {
     if (this.role !== 'follower' || this.lead === null) return this.randomizedElectionTimeout
     const rank = this.rankWithout(this.lead)
-    const stagger = 1 + 2 * rank
-    return rank >= 0 && stagger < this.config.electionTicks ? this.config.electionTicks + stagger : this.randomizedElectionTimeout
+    return rank < 0 ? this.randomizedElectionTimeout : this.config.electionTicks + 1 + 2 * rank
   }
 
   /** This node's place among the voters other than `peer`, by id (-1 when it is not a voter). */
@@ -158,10 +161,13 @@ export class Raft {
    */
   peerGone (peer: NodeId): void {
     if (!this.config.preVote || this.role !== 'follower' || this.lead !== peer) return
+    // A report that comes late (the leader hung, then died) counts from this node's turn in the
+    // silent-leader order, not from its random draw, so the survivors keep their order of rank.
+    const turnTicks = this.electionTimeout() - this.electionElapsed
     this.lead = null
     if (!this.isPromotable()) return
-    const waitTicks = 1 + 2 * this.rankWithout(peer)
-    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - waitTicks)
+    const waitTicks = Math.max(1, Math.min(1 + 2 * this.rankWithout(peer), turnTicks))
+    this.electionElapsed = Math.max(0, this.randomizedElectionTimeout - waitTicks)
     this.logger.info('leader gone: campaigning early', { leader: peer, term: this.term, waitTicks })
   }
 
