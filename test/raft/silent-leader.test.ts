@@ -16,6 +16,15 @@ function tickSurvivorsUntilOneLeads (cluster: TestCluster): void {
   }
 }
 
+/** Three members led by node 1, which then hangs (cut off from both); `term` is its term. */
+function hungLeader (seed = 1): { cluster: TestCluster, term: number } {
+  const cluster = new TestCluster(3, { seed })
+  cluster.elect(1)
+  const { term } = cluster.get(1).node.status()
+  cluster.isolate(1)
+  return { cluster, term }
+}
+
 test('a follower of a silent leader campaigns one tick after the lease, two ticks later per rank', t => {
   const cluster = new TestCluster(5)
   cluster.elect(1)
@@ -38,10 +47,7 @@ test('every rank has a turn of its own, however many voters', t => {
 })
 
 test('the next in rank may be a tick behind: the lease has lapsed there too', t => {
-  const cluster = new TestCluster(3)
-  cluster.elect(1)
-  const { term } = cluster.get(1).node.status()
-  cluster.isolate(1)
+  const { cluster, term } = hungLeader()
   cluster.tick(3, 10)
   t.is(cluster.ticksUntilCampaign(2, 11), 11)
   t.like(cluster.get(2).node.status(), { role: 'leader', term: term + 1 })
@@ -63,10 +69,7 @@ test('when the first in rank cannot win, the next takes its turn, still in one t
 
 test('a report of the leader\'s death that comes late keeps the order of rank', t => {
   for (let seed = 1; seed <= 30; seed++) {
-    const cluster = new TestCluster(3, { seed })
-    cluster.elect(1)
-    const { term } = cluster.get(1).node.status()
-    cluster.isolate(1)
+    const { cluster, term } = hungLeader(seed)
     cluster.tick(2, 9)
     cluster.tick(3, 9)
     cluster.get(2).node.reportPeerGone(id(1))
@@ -78,10 +81,7 @@ test('a report of the leader\'s death that comes late keeps the order of rank', 
 
 test('the survivors of a hung leader elect the lowest-id one in a single term, whatever their timers drew', t => {
   for (let seed = 1; seed <= 30; seed++) {
-    const cluster = new TestCluster(3, { seed })
-    cluster.elect(1)
-    const { term } = cluster.get(1).node.status()
-    cluster.isolate(1)
+    const { cluster, term } = hungLeader(seed)
     tickSurvivorsUntilOneLeads(cluster)
     t.like(cluster.get(2).node.status(), { role: 'leader', term: term + 1 }, `seed ${seed}`)
     t.like(cluster.get(3).node.status(), { role: 'follower', leader: id(2), term: term + 1 }, `seed ${seed}`)
