@@ -35,6 +35,8 @@ export const replicaLimits = {
   snapshotEveryEntries: 100_000,
   /** Keys, events, leases, locks and sessions encoded at once when snapshotting (about 0.3 MiB and 2–5 ms at 256-byte values). */
   snapshotPartItems: 1_000,
+  /** Keys and values encoded at once at most when snapshotting: 1,000 items of 4 KiB values were 4 MiB in one step. */
+  snapshotPartBytes: 512 * 1024,
   /**
    * The share of the wall-clock time a snapshot's encoding may take (`pacedPause`). Encoded as fast
    * as it could, a 100,000-key state held a busy member for about a second and requests through it
@@ -385,7 +387,7 @@ export class StoreReplica implements RaftApplication {
       try {
         const startedMs = this.init.nowMs()
         const pause = pacedPause(replicaLimits.snapshotCpuShare, this.init.nowMs, async ms => { await new Promise(resolve => ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)) })
-        const data = await storeCodec.encodeDataInParts(state, { partItems: replicaLimits.snapshotPartItems, pause })
+        const data = await storeCodec.encodeDataInParts(state, { partItems: replicaLimits.snapshotPartItems, partBytes: replicaLimits.snapshotPartBytes, pause })
         // A leader's snapshot installed meanwhile is newer than this one.
         if (index <= this.snapshotIndex) return
         const encodedMs = this.init.nowMs()

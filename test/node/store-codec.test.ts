@@ -172,6 +172,26 @@ test('a large state is also checked and copied between pauses, not only encoded'
   t.deepEqual(storeCodec.decodeData(encoded), data)
 })
 
+test('store data parts are bounded in bytes too: large values make parts of fewer items, and a value past the bound is a part alone', async t => {
+  const machine = new StoreStateMachine()
+  const put = (key: string, size: number): TxnOp => ({ type: 'put', key, value: new Uint8Array(size).fill(7) })
+  // 40 keys of 4 KiB, then one of 100 KiB: under a 16 KiB bound, parts of 3 keys and the big one alone.
+  for (let i = 0; i < 40; i++) machine.apply(i + 1, { client: '', sequence: 0, command: { type: 'txn', compares: [], success: [put(`k${i}`, 4096)], failure: [] } })
+  machine.apply(41, { client: '', sequence: 0, command: { type: 'txn', compares: [], success: [put('big', 100 * 1024)], failure: [] } })
+  const data = machine.toData()
+  const partBytes = 16 * 1024
+  const encoded = await storeCodec.encodeDataInParts(data, { partItems: 1000, partBytes, pause: async () => {} })
+  t.deepEqual(storeCodec.decodeData(encoded), data)
+  const parts = galaxy.StoreData.decode(encoded).parts.map(part => galaxy.StoreData.decode(part).kv?.keys?.map(kv => `${kv.key ?? ''}:${kv.value?.byteLength ?? 0}`) ?? [])
+  const keyParts = parts.filter(keys => keys.length > 0)
+  t.deepEqual(keyParts.find(keys => keys.some(key => key.startsWith('big:'))), ['big:102400'])
+  t.true(keyParts.every(keys => keys.length <= 3), keyParts.map(keys => keys.length).join(' '))
+  t.is(keyParts.flat().length, 41)
+  // Without the bound, the same data is a part of 1,000 items (the keys and their 41 events).
+  const unbounded = await storeCodec.encodeDataInParts(data, { partItems: 1000, pause: async () => {} })
+  t.is(galaxy.StoreData.decode(unbounded).parts.length, 1)
+})
+
 test('store data carries a value once when an event wrote what its key still holds', async t => {
   const machine = new StoreStateMachine()
   const put = (key: string, value: string): TxnOp => ({ type: 'put', key, value: bytes(value) })
