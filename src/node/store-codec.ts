@@ -456,13 +456,11 @@ export const storeCodec = {
     const offsets = lists.map((_, i) => lists.slice(0, i).reduce((sum, list) => sum + list.length, 0))
     const total = lists.reduce((sum, list) => sum + list.length, 0)
     // About what item `index` weighs in a part: its key and value (a key's or an event's), or a
-    // small record. Asked in order, so the list it is in only moves forward.
-    let inList = 0
+    // small record.
+    const keyCount = data.kv.keys.length
     const itemBytes = (index: number): number => {
-      while (index >= (offsets[inList] as number) + (lists[inList] as readonly unknown[]).length) inList++
-      if (inList > 1) return smallRecordBytes
-      const item = (lists[inList] as ReadonlyArray<KeyValue | WatchEvent>)[index - (offsets[inList] as number)] as KeyValue | WatchEvent
-      return item.key.length + item.value.byteLength
+      const item = index < keyCount ? data.kv.keys[index] : data.kv.history[index - keyCount]
+      return item === undefined ? smallRecordBytes : item.key.length + item.value.byteLength
     }
     let start = 0
     do {
