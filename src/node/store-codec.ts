@@ -432,8 +432,8 @@ export const storeCodec = {
    * The same data in parts of at most `partItems` keys, events, leases, locks and sessions, and
    * of about `partBytes` of keys and values at most (a single larger item is a part alone),
    * awaiting `pause()` after each step: a node encodes its snapshot (34 MiB and 300 ms of CPU at
-   * 100,000 keys and 110,000 events of 256-byte values) a few milliseconds at a time instead of
-   * stalling. So are the check before (50 ms) and the copy of the parts into one buffer after
+   * 100,000 keys and 110,000 events of 256-byte values) a fraction of a millisecond at a time
+   * instead of stalling. So are the check before (50 ms) and the copy of the parts into one buffer after
    * (100 ms, most of it the first touch of the new pages). `data` must not change meanwhile
    * (`StoreStateMachine.toData` answers a copy of immutable records). Decodes as `encodeData` does.
    */
@@ -512,10 +512,11 @@ const partsField = 5
 
 /**
  * How many bytes `encodePartsPaced` copies between two pauses: about as long as one part takes to
- * encode (2–5 ms). Copying into the snapshot's new buffer touches its pages for the first time:
- * 4 MiB at once held the event loop 14 ms at the median (up to 46 ms), 1 MiB 4 ms.
+ * encode (`replicaLimits.snapshotPartItems`). Copying into the snapshot's new buffer touches its
+ * pages for the first time: on a loaded member 4 MiB at once held the event loop 14 ms at the
+ * median (up to 46 ms), 1 MiB 4 ms; 128 KiB is about half a millisecond.
  */
-const copyBytesPerPause = 1024 * 1024
+const copyBytesPerPause = 128 * 1024
 
 /**
  * `StoreData { parts }` on the wire: each part after its field tag and length, copied into one
