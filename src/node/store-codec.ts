@@ -432,10 +432,11 @@ export const storeCodec = {
    * The same data in parts of at most `partItems` keys, events, leases, locks and sessions, and
    * of about `partBytes` of keys and values at most (a single larger item is a part alone),
    * awaiting `pause()` after each step: a node encodes its snapshot (34 MiB and 300 ms of CPU at
-   * 100,000 keys and 110,000 events of 256-byte values) a fraction of a millisecond at a time
-   * instead of stalling. So are the check before (50 ms) and the copy of the parts into one buffer after
-   * (100 ms, most of it the first touch of the new pages). `data` must not change meanwhile
-   * (`StoreStateMachine.toData` answers a copy of immutable records). Decodes as `encodeData` does.
+   * 100,000 keys and 110,000 events of 256-byte values) a part at a time instead of stalling (a
+   * fraction of a millisecond at the replica's sizes). So are the check before (50 ms) and the
+   * copy of the parts into one buffer after (100 ms, most of it the first touch of the new pages).
+   * `data` must not change meanwhile (`StoreStateMachine.toData` answers a copy of immutable
+   * records). Decodes as `encodeData` does.
    */
   async encodeDataInParts (data: StoreData, options: { readonly partItems: number, readonly partBytes?: number, readonly pause: () => Promise<void> }): Promise<Uint8Array> {
     assert(Number.isSafeInteger(options.partItems) && options.partItems > 0, 'store codec: parts need a positive size', { partItems: options.partItems })
