@@ -512,10 +512,10 @@ const smallRecordBytes = 64
 const partsField = 5
 
 /**
- * How many bytes `encodePartsPaced` copies between two pauses: about as long as one part takes to
- * encode (`replicaLimits.snapshotPartItems`). Copying into the snapshot's new buffer touches its
- * pages for the first time: on a loaded member 4 MiB at once held the event loop 14 ms at the
- * median (up to 46 ms), 1 MiB 4 ms; 128 KiB is about half a millisecond.
+ * How many bytes `encodePartsPaced` copies between two pauses: a step of well under a
+ * millisecond, like the parts of `replicaLimits.snapshotPartItems`. Copying into the snapshot's new
+ * buffer touches its pages for the first time: on a loaded member 4 MiB at once held the event loop
+ * 14 ms at the median (up to 46 ms), 1 MiB 4 ms; 128 KiB is about half a millisecond.
  */
 const copyBytesPerPause = 128 * 1024
 
