@@ -1,7 +1,8 @@
 import type { PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { LengthPrefixedDecoder, lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import protobuf from 'protobufjs/minimal.js'
 import type { NodeId } from '../lib/ids.js'
 import type { Logger } from '../lib/logger.js'
 import type { Message } from '../raft/types.js'
@@ -153,10 +154,37 @@ function dialTargets (peer: NodeId, addressesOf: (id: NodeId) => readonly string
   return addresses.length > 0 ? addresses.map(address => multiaddr(`${address}/p2p/${peer}`)) : peerIdFromString(peer)
 }
 
+/**
+ * One buffer holding every frame of a batch, each behind its varint length (protobuf's length
+ * prefix, which the receiving `LengthPrefixedDecoder` reads): the stream gets one `send` per batch
+ * rather than a list of two parts per message.
+ */
+function framed (batch: readonly Uint8Array[]): Uint8Array {
+  const writer = protobuf.Writer.create()
+  for (const frame of batch) writer.bytes(frame)
+  return writer.finish()
+}
+
+/** Settles when a stream that refused more data can take it again; fails if it closes first. */
+async function drained (stream: Stream): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      stream.removeEventListener('close', onClose)
+      resolve()
+    }
+    const onClose = (): void => {
+      stream.removeEventListener('drain', onDrain)
+      reject(new Error('stream closed while its buffer was full'))
+    }
+    stream.addEventListener('drain', onDrain, { once: true })
+    stream.addEventListener('close', onClose, { once: true })
+  })
+}
+
 /** The outbound side towards one peer. */
 class PeerLink {
   private queue: Uint8Array[] = []
-  private stream: LengthPrefixedStream<Stream> | undefined
+  private stream: Stream | undefined
   private pumping = false
   private backoffMs = 0
   private retryAtMs = 0
@@ -182,7 +210,7 @@ class PeerLink {
   close (): void {
     this.closed = true
     this.queue = []
-    this.stream?.unwrap().abort(new Error('transport stopped'))
+    this.stream?.abort(new Error('transport stopped'))
     this.stream = undefined
   }
 
@@ -195,7 +223,7 @@ class PeerLink {
         const batch = this.queue
         this.queue = []
         try {
-          await stream.writeV(batch)
+          if (!stream.send(framed(batch))) await drained(stream)
           this.counters.sent += batch.length
         } catch (error) {
           this.counters.dropped += batch.length
@@ -207,19 +235,17 @@ class PeerLink {
     }
   }
 
-  private async connect (): Promise<LengthPrefixedStream<Stream> | undefined> {
+  private async connect (): Promise<Stream | undefined> {
     try {
       const raw = await this.host.dialProtocol(dialTargets(this.peer, this.addressesOf), raftProtocol, { signal: AbortSignal.timeout(raftTransportLimits.dialTimeoutMs) })
       if (this.closed) {
         raw.abort(new Error('transport stopped'))
         return undefined
       }
-      const stream = lpStream(raw, { maxDataLength: raftTransportLimits.maxMessageBytes })
-      this.stream = stream
+      this.stream = raw
       this.backoffMs = 0
-      // Compare the reader itself: unwrap() detaches a reader, so calling it here on a newer stream broke that one.
-      raw.addEventListener('close', () => { if (this.stream === stream) this.stream = undefined })
-      return stream
+      raw.addEventListener('close', () => { if (this.stream === raw) this.stream = undefined })
+      return raw
     } catch (error) {
       this.counters.dropped += this.queue.length
       this.queue = []
@@ -229,7 +255,7 @@ class PeerLink {
   }
 
   private fail (error: unknown): void {
-    this.stream?.unwrap().abort(error instanceof Error ? error : new Error(String(error)))
+    this.stream?.abort(error instanceof Error ? error : new Error(String(error)))
     this.stream = undefined
     this.backoffMs = Math.min(raftTransportLimits.maxBackoffMs, Math.max(raftTransportLimits.minBackoffMs, this.backoffMs * 2))
     this.retryAtMs = performance.now() + this.backoffMs
