@@ -1,5 +1,6 @@
 import { request } from 'node:http'
 import test from 'ava'
+import { deferred } from '../../src/lib/deferred.js'
 import { silentLogger } from '../../src/lib/logger.js'
 import type { ApiCall } from '../../src/node/api/call.js'
 import { maxRequestBodyBytes, startApiServer } from '../../src/node/api/server.js'
@@ -52,4 +53,33 @@ test('a body over the limit is refused without reaching the handler, and a wrong
   t.regex(refused.text, /larger than/)
   t.like(await post(port, Buffer.from('{}'), 'wrong'), { status: 401 })
   t.is(calls.length, 0)
+})
+
+test('a client that goes away before its answer aborts the call\'s signal; one answered never does', async t => {
+  t.timeout(10_000)
+  const seen: Array<{ call: ApiCall, aborted: Promise<void> }> = []
+  const answer = deferred<void>()
+  const started = await startApiServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    token: 'secret',
+    logger: silentLogger,
+    handle: async call => {
+      seen.push({ call, aborted: new Promise(resolve => { call.signal.addEventListener('abort', () => { resolve() }, { once: true }) }) })
+      if (call.path === '/v1/wait') await answer.promise
+      return { status: 200, contentType: 'application/json', body: new TextEncoder().encode('{}') }
+    }
+  })
+  t.teardown(() => { answer.resolve(); started.server.closeAllConnections(); started.server.close() })
+  const port = started.address.port
+  t.like(await post(port, Buffer.from('{}')), { status: 200 })
+  const left = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/wait', headers: { authorization: 'Bearer secret' } })
+  left.on('error', () => {})
+  left.end('{}')
+  while (seen.length < 2) await new Promise(resolve => setTimeout(resolve, 10))
+  t.false(seen[1]?.call.signal.aborted)
+  left.destroy()
+  await seen[1]?.aborted
+  t.true(seen[1]?.call.signal.aborted)
+  t.false(seen[0]?.call.signal.aborted, 'the answered call was not aborted')
+  t.is(seen[1]?.call.path, '/v1/wait')
 })

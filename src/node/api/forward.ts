@@ -7,7 +7,7 @@ import { LazyAbort } from '../../lib/lazy-abort.js'
 import type { Logger } from '../../lib/logger.js'
 import { galaxy } from '../../proto/gen/api.js'
 import type { Host } from '../net/host.js'
-import { callTarget, type ApiCall, type ApiReply } from './call.js'
+import { CallerCall, callTarget, type ApiCall, type ApiReply } from './call.js'
 import { deadlineSignal } from '../deadline-signal.js'
 import type { ForwardStream, IdleStreams } from './idle-streams.js'
 
@@ -69,7 +69,7 @@ async function serveStream (stream: Stream, handle: (call: ApiCall) => Promise<A
       const url = new URL(request.path, 'http://galaxy')
       gone = new LazyAbort()
       const callGone = gone
-      const reply = await handle({ method: request.method, path: url.pathname, query: url.searchParams, body: request.body, internal: true, hops: request.hops, get signal () { return callGone.signal } })
+      const reply = await handle(new CallerCall({ method: request.method, path: url.pathname, query: url.searchParams, body: request.body, internal: true, hops: request.hops }, callGone))
       counters.served++
       if ('body' in reply) {
         await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, body: reply.body }).finish())

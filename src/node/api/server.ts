@@ -5,7 +5,7 @@ import type { HostPort } from '../../lib/host-port.js'
 import { LazyAbort } from '../../lib/lazy-abort.js'
 import type { Logger } from '../../lib/logger.js'
 import { noteClientWork } from '../idle-memory.js'
-import type { ApiCall, ApiReply } from './call.js'
+import { CallerCall, type ApiCall, type ApiReply } from './call.js'
 import { errorReply, ApiFailure } from './router.js'
 
 /** The largest request body the API reads (a snapshot restore is the big one). */
@@ -52,7 +52,7 @@ async function serve (request: IncomingMessage, response: ServerResponse, expect
       reply = errorReply(new ApiFailure('ERR_LIMIT', `the request body is larger than ${maxRequestBodyBytes} bytes`))
     } else {
       const url = new URL(request.url ?? '/', 'http://galaxy')
-      reply = await handle({ method: request.method ?? 'GET', path: url.pathname, query: url.searchParams, body, internal: false, hops: 0, get signal () { return gone.signal } })
+      reply = await handle(new CallerCall({ method: request.method ?? 'GET', path: url.pathname, query: url.searchParams, body, internal: false, hops: 0 }, gone))
     }
   }
   response.statusCode = reply.status

@@ -170,7 +170,8 @@ export class JobApi {
     const query = call.query.toString()
     const path = `/v1/agent/containers/${encodeURIComponent(container)}/logs${query === '' ? '' : `?${query}`}`
     const url = new URL(path, 'http://galaxy')
-    const forwarded: ApiCall = { ...call, path: url.pathname, query: url.searchParams }
+    // Named fields, not a spread: a call's signal is a getter on its class, which a spread leaves out.
+    const forwarded: ApiCall = { method: call.method, path: url.pathname, query: url.searchParams, body: call.body, internal: call.internal, hops: call.hops, signal: call.signal }
     return node === this.deps.self ? await this.deps.handleHere(forwarded) : await this.deps.callNode(node, forwarded)
   }
 
