@@ -18,11 +18,12 @@ export interface ApiCall {
 /**
  * A call from a caller that may go away (an HTTP client, a node that forwarded it): its signal is
  * made when first asked for (`LazyAbort`). The getter lives on this class and not on an object
- * literal made per request, because V8 gives each such literal a map of its own, allocated where
- * long-lived objects go; that map held the request's closure, so every scavenge kept the whole
- * request (its HTTP objects, body and reply) alive until the next full collection. With the
- * literal, a bare Node 22 server promoted 12.6 MB per scavenge at 7,000 requests/s and paused
- * 40 ms for it; with this class, nothing and 0.2 ms.
+ * literal made per request: V8 keeps a literal's getter in an accessor pair that it allocates
+ * where long-lived objects go (100,000 such literals grew its old space by 5.5 MB, plain ones by
+ * 0.2 MB), and that pair held the request's closure, so every scavenge kept the whole request
+ * (its HTTP objects, body and reply) alive and promoted it, to stay until the next full
+ * collection. With the literal, a bare Node 22 server promoted 12.6 MB per scavenge at 7,000
+ * requests/s and paused 40 ms for it; with this class, nothing and 0.2 ms.
  */
 export class CallerCall implements ApiCall {
   readonly method: string
