@@ -68,8 +68,7 @@ async function serveStream (stream: Stream, handle: (call: ApiCall) => Promise<A
       }
       const url = new URL(request.path, 'http://galaxy')
       gone = new LazyAbort()
-      const callGone = gone
-      const reply = await handle(new CallerCall({ method: request.method, path: url.pathname, query: url.searchParams, body: request.body, internal: true, hops: request.hops }, callGone))
+      const reply = await handle(new CallerCall({ method: request.method, path: url.pathname, query: url.searchParams, body: request.body, internal: true, hops: request.hops }, gone))
       counters.served++
       if ('body' in reply) {
         await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, body: reply.body }).finish())
@@ -77,7 +76,7 @@ async function serveStream (stream: Stream, handle: (call: ApiCall) => Promise<A
       }
       await lp.write(galaxy.ApiResponse.encode({ status: reply.status, contentType: reply.contentType, streamed: true }).finish())
       for await (const chunk of reply.stream) {
-        if (callGone.aborted) break
+        if (gone.aborted) break
         await lp.write(galaxy.ApiResponse.encode({ body: chunk }).finish())
       }
       await stream.close()
