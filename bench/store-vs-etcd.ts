@@ -23,7 +23,9 @@
 // falls on both alike; before a row, the idle system settles after its own last load (see
 // `settleAfterLoadMs`). Each load row runs --repeats times per system (galaxy and etcd in turn,
 // which one goes first alternating); the table shows the median of the repeats, the details each,
-// with the CPU every process used in the row and the MiB each member had written to storage.
+// with the CPU every process used in the row and the MiB each member had written to storage. The
+// sequential rows take the two systems in turns of 2 s windows within each repeat
+// (`pairedWindowMs`), and the report compares them turn by turn as well.
 // Before the first row, each system runs in: --run-in-seconds of 64 clients over all its members,
 // not counted, so that the first row does not measure servers (and a machine) still warming up.
 // After the kills, both stores are filled to --aged-writes acknowledged writes (past galaxy's
@@ -101,6 +103,18 @@ const valueBase64 = value.toString('base64')
 const warmupPuts = 5000
 const warmupMs = 3000
 const warmupMaxMs = 15_000
+/**
+ * The sequential rows measure both systems in turns of short windows: each repeat's `--seconds`
+ * per system is made of windows of `pairedWindowMs`, the two systems' taken alternately (which one
+ * goes first alternating too), each after an uncounted lead-in of `pairedLeadInMs` on its open
+ * connection. One client's rate follows the machine, which drifts by a fifth or more within
+ * minutes here (the same build 295–385 puts/s in one run's three repeats), so repeats of 10 s
+ * taken one system after the other compared the machine's moments as much as the systems; with
+ * 2 s turns both meet the same machine (two clusters of the same build came out 404 and 407
+ * puts/s over 30 paired windows).
+ */
+const pairedWindowMs = 2000
+const pairedLeadInMs = 300
 /**
  * Before a load row, the systems idling through it settle: `settleAfterLoadMs` after their own
  * last load, then until their members together use less than `settledCpuShare` of a core over
@@ -605,6 +619,107 @@ async function settle (idle: System[]): Promise<number> {
 
 const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
 
+/** The keys a row's puts cycle over: worker w's next key, the count shared by all workers. */
+function keyCycle (space: number, prefix: string): (w: number) => string {
+  let n = 0
+  return w => `${prefix}${String((w * 7919 + ++n) % space).padStart(7, '0')}`
+}
+
+/**
+ * Uncounted puts that open the connections and let both sides reach steady state: at least `minMs`
+ * and `minPuts` puts, at most `warmupMaxMs`.
+ */
+async function warmUp (system: System, targets: Member[], workers: number, agent: Agent, minMs: number, minPuts: number): Promise<void> {
+  const warmEnd = now() + minMs
+  const warmLimit = now() + warmupMaxMs
+  let warmed = 0
+  await Promise.all(Array.from({ length: workers }, async (_, w) => {
+    while ((now() < warmEnd || warmed < minPuts) && now() < warmLimit) {
+      warmed++
+      await system.put(targets[w % targets.length] as Member, `w${w}-${warmed % 100}`, agent, loadTimeoutMs).catch(() => {})
+    }
+  }))
+}
+
+/** What one measured window saw, before it is summed up with others (`summarize`). */
+interface Measured {
+  readonly latencies: number[]
+  readonly errors: Map<string, number>
+  readonly firstError: string
+  readonly cpu: LoadResult['cpu']
+  readonly diskMiB: number[]
+}
+
+/** `workers` closed-loop clients for `windowMs`, worker w sending to targets[w % targets.length]. */
+async function measure (system: System, idle: System[], targets: Member[], workers: number, agent: Agent, keyOf: (w: number) => string, windowMs: number): Promise<Measured> {
+  const latencies: number[] = []
+  const errors = new Map<string, number>()
+  let firstError = ''
+  const pids = system.members.map(pidOf)
+  const cpuBefore = pids.map(cpuSeconds)
+  const diskBefore = pids.map(diskWriteBytes)
+  const idlePids = idle.flatMap(other => other.members.map(pidOf))
+  const idleBefore = idlePids.map(cpuSeconds)
+  const clientBefore = process.cpuUsage()
+  const machineBefore = machineCpuSeconds()
+  const t0 = now()
+  const end = t0 + windowMs
+  await Promise.all(Array.from({ length: workers }, async (_, w) => {
+    const target = targets[w % targets.length] as Member
+    while (now() < end) {
+      const key = keyOf(w)
+      const sent = now()
+      try {
+        await system.put(target, key, agent, loadTimeoutMs)
+        latencies.push(now() - sent)
+      } catch (error) {
+        const kind = putError(error).kind
+        errors.set(kind, (errors.get(kind) ?? 0) + 1)
+        if (firstError === '') firstError = `${target.name}: ${(error as Error).message}`
+        await sleep(10)
+      }
+    }
+  }))
+  const windowS = (now() - t0) / 1000
+  const clientCpu = process.cpuUsage(clientBefore)
+  const client = (clientCpu.user + clientCpu.system) / 1e6
+  const members = pids.map((pid, i) => cpuSeconds(pid) - (cpuBefore[i] as number))
+  const diskMiB = pids.map((pid, i) => (diskWriteBytes(pid) - (diskBefore[i] as number)) / (1024 * 1024))
+  const idleCluster = idlePids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - (idleBefore[i] as number), 0)
+  const machine = machineCpuSeconds()
+  const others = machine.busy - machineBefore.busy - client - idleCluster - members.reduce((sum, cpu) => sum + cpu, 0)
+  const stolen = machine.stolen - machineBefore.stolen
+  return { latencies, errors, firstError, cpu: { members, client, idleCluster, others, stolen, windowS }, diskMiB }
+}
+
+/** Windows of one system summed up: their puts and time added, their latencies pooled. */
+function summarize (windows: readonly Measured[]): LoadResult {
+  const total = (pick: (window: Measured) => number): number => windows.reduce((sum, window) => sum + pick(window), 0)
+  const errors = new Map<string, number>()
+  for (const window of windows) for (const [kind, count] of window.errors) errors.set(kind, (errors.get(kind) ?? 0) + count)
+  const memberCount = windows[0]?.cpu.members.length ?? 0
+  const cpu = {
+    members: Array.from({ length: memberCount }, (_, i) => total(window => window.cpu.members[i] ?? 0)),
+    client: total(window => window.cpu.client),
+    idleCluster: total(window => window.cpu.idleCluster),
+    others: total(window => window.cpu.others),
+    stolen: total(window => window.cpu.stolen),
+    windowS: total(window => window.cpu.windowS)
+  }
+  const sorted = Float64Array.from(windows.flatMap(window => window.latencies)).sort()
+  return {
+    ops: sorted.length,
+    opsPerS: sorted.length / cpu.windowS,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    errors,
+    firstError: windows.find(window => window.firstError !== '')?.firstError ?? '',
+    cpu,
+    diskMiB: Array.from({ length: memberCount }, (_, i) => total(window => window.diskMiB[i] ?? 0))
+  }
+}
+
 /**
  * `workers` closed-loop clients, worker w sending to targets[w % targets.length] through an agent
  * holding at most `connectionsPerTarget` keep-alive connections to each target, after a warm-up
@@ -615,57 +730,8 @@ async function load (system: System, idle: System[], targets: Member[], workers:
   if (settledMs > settleAfterLoadMs + 2 * settleWindowMs) log(`${idle.map(other => other.label).join(', ')} settled after ${(settledMs / 1000).toFixed(1)} s`)
   const agent = new Agent({ keepAlive: true, maxSockets: connectionsPerTarget })
   try {
-    // Warm-up: open the connections and let both sides reach steady state.
-    const warmEnd = now() + warmupMs
-    const warmLimit = now() + warmupMaxMs
-    let warmed = 0
-    await Promise.all(Array.from({ length: workers }, async (_, w) => {
-      while ((now() < warmEnd || warmed < warmupPuts) && now() < warmLimit) {
-        warmed++
-        await system.put(targets[w % targets.length] as Member, `w${w}-${warmed % 100}`, agent, loadTimeoutMs).catch(() => {})
-      }
-    }))
-    const latencies: number[] = []
-    const errors = new Map<string, number>()
-    let firstError = ''
-    let n = 0
-    const pids = system.members.map(pidOf)
-    const cpuBefore = pids.map(cpuSeconds)
-    const diskBefore = pids.map(diskWriteBytes)
-    const idlePids = idle.flatMap(other => other.members.map(pidOf))
-    const idleBefore = idlePids.map(cpuSeconds)
-    const clientBefore = process.cpuUsage()
-    const machineBefore = machineCpuSeconds()
-    const t0 = now()
-    const end = t0 + windowSeconds * 1000
-    await Promise.all(Array.from({ length: workers }, async (_, w) => {
-      const target = targets[w % targets.length] as Member
-      while (now() < end) {
-        n++
-        const key = `${keyPrefix}${String((w * 7919 + n) % keySpace).padStart(7, '0')}`
-        const sent = now()
-        try {
-          await system.put(target, key, agent, loadTimeoutMs)
-          latencies.push(now() - sent)
-        } catch (error) {
-          const kind = putError(error).kind
-          errors.set(kind, (errors.get(kind) ?? 0) + 1)
-          if (firstError === '') firstError = `${target.name}: ${(error as Error).message}`
-          await sleep(10)
-        }
-      }
-    }))
-    const windowS = (now() - t0) / 1000
-    const clientCpu = process.cpuUsage(clientBefore)
-    const client = (clientCpu.user + clientCpu.system) / 1e6
-    const members = pids.map((pid, i) => cpuSeconds(pid) - (cpuBefore[i] as number))
-    const diskMiB = pids.map((pid, i) => (diskWriteBytes(pid) - (diskBefore[i] as number)) / (1024 * 1024))
-    const idleCluster = idlePids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - (idleBefore[i] as number), 0)
-    const machine = machineCpuSeconds()
-    const others = machine.busy - machineBefore.busy - client - idleCluster - members.reduce((sum, cpu) => sum + cpu, 0)
-    const stolen = machine.stolen - machineBefore.stolen
-    const sorted = Float64Array.from(latencies).sort()
-    return { ops: sorted.length, opsPerS: sorted.length / windowS, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN, errors, firstError, cpu: { members, client, idleCluster, others, stolen, windowS }, diskMiB }
+    await warmUp(system, targets, workers, agent, warmupMs, warmupPuts)
+    return summarize([await measure(system, idle, targets, workers, agent, keyCycle(keySpace, keyPrefix), windowSeconds * 1000)])
   } finally {
     agent.destroy()
     lastLoadEnded.set(system, now())
@@ -780,7 +846,14 @@ async function failover (system: System, fault: LeaderFault): Promise<Failover> 
 
 // ---- both systems, interleaved ----
 
-interface Row { readonly name: string, readonly endpoints: string, readonly writesBefore: number, readonly result: LoadResult }
+interface Row {
+  readonly name: string
+  readonly endpoints: string
+  readonly writesBefore: number
+  readonly result: LoadResult
+  /** Puts/s in each window of a row measured in turns (`runPairedRow`), in order; else empty. */
+  readonly windowRates: number[]
+}
 
 interface SystemResult {
   readonly system: System
@@ -819,28 +892,70 @@ function agedSpecs (): RowSpec[] {
   return rowSpecs().filter(spec => spec.name === 'seq-leader' || spec.name.startsWith('conc-all-')).map(spec => ({ ...spec, name: `aged-${spec.name}`, label: `after ${int(agedWrites)} writes: ${spec.label}` }))
 }
 
-async function runRow (result: SystemResult, idle: System[], spec: RowSpec): Promise<void> {
-  const system = result.system
+/** Where a row's clients send: the members, and how the report says it. */
+async function rowTargets (system: System, spec: RowSpec): Promise<{ targets: Member[], endpoints: string }> {
   const leader = await leaderOf(system)
   const followers = system.members.filter(member => member !== leader)
-  let targets: Member[]
-  let endpoints: string
   if (spec.viaFollower) {
-    targets = [followers[0] as Member]
-    endpoints = `${targets[0]?.name ?? ''} (a follower; it forwards to the leader)`
-  } else if (spec.toLeaderOnly) {
-    targets = [leader]
-    endpoints = `${spec.connections} connection${spec.connections === 1 ? '' : 's'} to ${leader.name} (the leader)`
-  } else {
-    targets = [leader, ...followers]
-    endpoints = `${spec.connections * 3} connections, ${spec.connections} to each of ${targets.map(member => member.name).join(', ')} (leader first); worker w → member w mod 3`
+    const follower = followers[0] as Member
+    return { targets: [follower], endpoints: `${follower.name} (a follower; it forwards to the leader)` }
   }
+  if (spec.toLeaderOnly) return { targets: [leader], endpoints: `${spec.connections} connection${spec.connections === 1 ? '' : 's'} to ${leader.name} (the leader)` }
+  const targets = [leader, ...followers]
+  return { targets, endpoints: `${spec.connections * 3} connections, ${spec.connections} to each of ${targets.map(member => member.name).join(', ')} (leader first); worker w → member w mod 3` }
+}
+
+/** Keys of a row: sequential rows cycle over 1,000, concurrent ones over 100,000. */
+const rowKeys = (spec: RowSpec): { space: number, prefix: string } => spec.workers === 1 ? { space: 1000, prefix: 'k' } : { space: 100_000, prefix: 'c' }
+
+async function runRow (result: SystemResult, idle: System[], spec: RowSpec): Promise<void> {
+  const system = result.system
+  const { targets, endpoints } = await rowTargets(system, spec)
   const writesBefore = system.writes
   log(`${system.label}: ${spec.name} → ${endpoints}, ${seconds} s (${int(writesBefore)} writes so far)`)
-  const keys = spec.workers === 1 ? { space: 1000, prefix: 'k' } : { space: 100_000, prefix: 'c' }
+  const keys = rowKeys(spec)
   const measured = await load(system, idle, targets, spec.workers, spec.connections, keys.space, keys.prefix)
   log(`${system.label}:   ${describe(measured)}`)
-  result.rows.push({ name: spec.name, endpoints, writesBefore, result: measured })
+  result.rows.push({ name: spec.name, endpoints, writesBefore, result: measured, windowRates: [] })
+}
+
+/**
+ * One repeat of a row for every system at once, in turns of short windows (`pairedWindowMs`):
+ * each system warmed up on its own connections, then its windows and the others' alternately,
+ * `first` choosing who starts. Each system's windows add up to one row of `--seconds`.
+ */
+async function runPairedRow (results: SystemResult[], spec: RowSpec, first: number): Promise<void> {
+  const subjects = results.map(result => result.system)
+  await settle(subjects)
+  const runs = []
+  try {
+    for (const result of results) {
+      const system = result.system
+      const { targets, endpoints } = await rowTargets(system, spec)
+      const agent = new Agent({ keepAlive: true, maxSockets: spec.connections })
+      runs.push({ result, targets, endpoints, agent, writesBefore: system.writes, keyOf: keyCycle(rowKeys(spec).space, rowKeys(spec).prefix), windows: [] as Measured[] })
+      log(`${system.label}: ${spec.name} → ${endpoints}, ${seconds} s in windows of ${pairedWindowMs / 1000} s taken in turn with ${subjects.filter(other => other !== system).map(other => other.label).join(', ')} (${int(system.writes)} writes so far)`)
+      await warmUp(system, targets, spec.workers, agent, warmupMs, warmupPuts)
+    }
+    const turns = Math.max(1, Math.round(seconds * 1000 / pairedWindowMs))
+    for (let turn = 0; turn < turns; turn++) {
+      for (const run of ordered(runs, first + turn)) {
+        const system = run.result.system
+        await warmUp(system, run.targets, spec.workers, run.agent, pairedLeadInMs, 0)
+        run.windows.push(await measure(system, subjects.filter(other => other !== system), run.targets, spec.workers, run.agent, run.keyOf, pairedWindowMs))
+      }
+    }
+    for (const run of runs) {
+      const measured = summarize(run.windows)
+      log(`${run.result.system.label}:   ${describe(measured)}`)
+      run.result.rows.push({ name: spec.name, endpoints: run.endpoints, writesBefore: run.writesBefore, result: measured, windowRates: run.windows.map(window => window.latencies.length / window.cpu.windowS) })
+    }
+  } finally {
+    for (const run of runs) {
+      run.agent.destroy()
+      lastLoadEnded.set(run.result.system, now())
+    }
+  }
 }
 
 function describe (measured: LoadResult): string {
@@ -890,7 +1005,8 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
   const runRows = async (specs: RowSpec[]): Promise<void> => {
     for (const spec of specs) {
       for (let repeat = 0; repeat < repeats; repeat++) {
-        for (const result of ordered(results, turn++)) await runRow(result, others(result), spec)
+        if (spec.workers === 1 && results.length > 1) await runPairedRow(results, spec, turn++)
+        else for (const result of ordered(results, turn++)) await runRow(result, others(result), spec)
       }
     }
   }
@@ -1029,6 +1145,24 @@ function report (results: SystemResult[], machine: string[]): void {
     line(`after ${int(agedWrites)} writes: VmRSS of the first seed`, result => result.agedRss[0] ?? Number.NaN, mib, true)
   }
 
+  if (g !== undefined && e !== undefined) {
+    const turns = (specs: RowSpec[]): void => {
+      for (const spec of specs.filter(spec => spec.workers === 1)) {
+        const pairs = g.rows.filter(row => row.name === spec.name).flatMap((row, i) => {
+          const other = e.rows.filter(row => row.name === spec.name)[i]
+          return row.windowRates.map((rate, j) => [rate, other?.windowRates[j] ?? Number.NaN] as const)
+        }).filter(([, other]) => Number.isFinite(other))
+        if (pairs.length === 0) continue
+        const ahead = pairs.filter(([mine, other]) => mine > other).length
+        const ratios = Float64Array.from(pairs.map(([mine, other]) => mine / other)).sort()
+        out.push(`- ${spec.label}: galaxy's window had the higher rate in ${ahead} of ${pairs.length} turns; galaxy/etcd turn by turn: median ${fmt(quantile(ratios, 0.5))}, quartiles ${fmt(quantile(ratios, 0.25))}–${fmt(quantile(ratios, 0.75))}`)
+      }
+    }
+    out.push('', `Sequential rows, window by window (each turn: a ${pairedWindowMs / 1000} s window of each system, back to back):`, '')
+    turns(rowSpecs())
+    if (agedWrites > 0) turns(agedSpecs())
+  }
+
   out.push('', 'Details:', '')
   for (const result of results) {
     const s = result.system
@@ -1036,7 +1170,7 @@ function report (results: SystemResult[], machine: string[]): void {
     out.push(`  VmRSS, members 1–3: idle after ${idleSeconds} s ${result.idleRss.map(mib).join(', ')}; after the load rows ${result.loadedRss.map(mib).join(', ')}${result.agedRss.length > 0 ? `; after ${int(agedWrites)} writes ${result.agedRss.map(mib).join(', ')}` : ''}`)
     out.push(`  idle after ${idleSeconds} s, RssAnon / RssFile of members 1–3 (VmRSS is their sum and shared memory): ${result.idleAnon.map((anon, i) => `${mib(anon)} / ${mib(result.idleFile[i] ?? Number.NaN)}`).join(', ')}`)
     out.push(`  CPU used while idle for ${idleSeconds} s, members 1–3: ${result.idleCpu.map(c => `${fmt(c)} s (${fmt(100 * c / idleSeconds, 1)} %)`).join(', ')}`)
-    for (const r of result.rows) out.push(`  ${r.name.padEnd(19)} → ${r.endpoints}; ${int(r.writesBefore)} writes before: ${describe(r.result)}`)
+    for (const r of result.rows) out.push(`  ${r.name.padEnd(19)} → ${r.endpoints}; ${int(r.writesBefore)} writes before: ${describe(r.result)}${r.windowRates.length > 0 ? `; puts/s in its windows: ${r.windowRates.map(int).join(', ')}` : ''}`)
     if (result.fill.result !== undefined) out.push(`  fill to ${int(agedWrites)} writes: ${int(result.fill.writes)} reached in ${fmt(result.fill.seconds, 0)} s; last window: ${describe(result.fill.result)}`)
     for (const { label: what, results } of Object.values(leaderFaults)) {
       const list = result[results]
@@ -1062,7 +1196,7 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
   const os = readFileSync('/etc/os-release', 'utf8').match(/PRETTY_NAME="([^"]+)"/)?.[1] ?? 'linux'
   return [
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${os}; load average at the start ${loadavg().map(l => l.toFixed(2)).join(' ')}`,
-    `Client: node ${process.version}, one process, node:http with keep-alive agents, ${valueBytes}-byte values; each load row ${repeats} time${repeats === 1 ? '' : 's'} per system (the table: their median, and their range in brackets), ${seconds} s each after a warm-up of ${warmupMs / 1000} s and ${warmupPuts.toLocaleString('en-US')} puts (at most ${warmupMaxMs / 1000} s); ${clients} closed-loop clients in the concurrent rows; keys cycle over 1,000 (sequential) and 100,000 (concurrent) keys`,
+    `Client: node ${process.version}, one process, node:http with keep-alive agents, ${valueBytes}-byte values; each load row ${repeats} time${repeats === 1 ? '' : 's'} per system (the table: their median, and their range in brackets), ${seconds} s each after a warm-up of ${warmupMs / 1000} s and ${warmupPuts.toLocaleString('en-US')} puts (at most ${warmupMaxMs / 1000} s); in the sequential rows each repeat's ${seconds} s are windows of ${pairedWindowMs / 1000} s taken in turn with the other system's, each after ${pairedLeadInMs} ms uncounted; ${clients} closed-loop clients in the concurrent rows; keys cycle over 1,000 (sequential) and 100,000 (concurrent) keys`,
     `galaxy: ${galaxy?.version ?? 'not run'}; repository HEAD ${head}${dirty > 0 ? ` with ${dirty} modified tracked files` : ''}`,
     `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
     `Failover: ${failovers} kills (kill -9) and ${stops} stops (SIGSTOP, then SIGCONT once a survivor took a write) of the leader per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; a killed member restarts on its data dir, and either catches up before the next`,
