@@ -926,6 +926,7 @@ async function runRow (result: SystemResult, idle: System[], spec: RowSpec): Pro
  */
 async function runPairedRow (results: SystemResult[], spec: RowSpec, first: number): Promise<void> {
   const subjects = results.map(result => result.system)
+  const keys = rowKeys(spec)
   await settle(subjects)
   const runs = []
   try {
@@ -933,7 +934,7 @@ async function runPairedRow (results: SystemResult[], spec: RowSpec, first: numb
       const system = result.system
       const { targets, endpoints } = await rowTargets(system, spec)
       const agent = new Agent({ keepAlive: true, maxSockets: spec.connections })
-      runs.push({ result, targets, endpoints, agent, writesBefore: system.writes, keyOf: keyCycle(rowKeys(spec).space, rowKeys(spec).prefix), windows: [] as Measured[] })
+      runs.push({ result, targets, endpoints, agent, writesBefore: system.writes, keyOf: keyCycle(keys.space, keys.prefix), windows: [] as Measured[] })
       log(`${system.label}: ${spec.name} → ${endpoints}, ${seconds} s in windows of ${pairedWindowMs / 1000} s taken in turn with ${subjects.filter(other => other !== system).map(other => other.label).join(', ')} (${int(system.writes)} writes so far)`)
       await warmUp(system, targets, spec.workers, agent, warmupMs, warmupPuts)
     }
