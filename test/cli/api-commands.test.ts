@@ -509,6 +509,17 @@ test('operator raft commands list, remove and transfer', async t => {
   t.deepEqual(lastBody(), { id: peerB })
 })
 
+test('a node name that several peers share is refused with one line and nothing is sent', async t => {
+  const twins = members.map(member => ({ ...member, name: 'seed' }))
+  const node = await startNode(t, { 'GET /v1/operator/raft/peers': { json: { peers: twins } } })
+  for (const command of ['transfer-leader', 'remove-peer']) {
+    const run = await galaxy(node, ['operator', 'raft', command, 'seed'])
+    t.is(run.exitCode, 2)
+    t.is(run.stderr, 'galaxy: 2 peers are named seed; give the id of one (galaxy operator raft list-peers)\n')
+  }
+  t.true(node.requests.every(request => request.method === 'GET'))
+})
+
 test('a missing or wrong token prints the 401 message on one line, exit 1', async t => {
   const node = await startNode(t, { 'GET /v1/status': { json: status } })
   const run = await runGalaxy(['status', '--addr', node.addr])
