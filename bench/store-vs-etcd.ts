@@ -23,8 +23,9 @@
 // falls on both alike; before a row, the idle system settles after its own last load (see
 // `settleAfterLoadMs`). Each load row runs --repeats times per system (galaxy and etcd in turn,
 // which one goes first alternating); the table shows the median of the repeats, the details each,
-// with the CPU every process used in the row and the MiB each member had written to storage. The
-// sequential rows take the two systems in turns of 2 s windows within each repeat
+// with the CPU every process used in the row (and each member's main thread: galaxy's event loop),
+// the MiB each member had written to storage and the pages it had to read back in. The sequential
+// rows take the two systems in turns of 2 s windows within each repeat
 // (`pairedWindowMs`), and the report compares them turn by turn as well.
 // Before the first row, each system runs in: --run-in-seconds of 64 clients over all its members,
 // not counted, so that the first row does not measure servers (and a machine) still warming up.
@@ -257,8 +258,27 @@ function dropPageCache (): string {
 
 /** utime + stime of a process, in seconds. */
 function cpuSeconds (pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`)
+}
+
+/** utime + stime of a process's main thread, in seconds (galaxy's event loop; for etcd's Go runtime it means little). */
+function mainThreadCpuSeconds (pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`)
+}
+
+/** Page faults of a process that had to read from storage (majflt of /proc/<pid>/stat). */
+function majorFaults (pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[9])
+  } catch {
+    return Number.NaN
+  }
+}
+
+function statCpuSeconds (path: string): number {
+  try {
+    const stat = readFileSync(path, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(fields[11]) + Number(fields[12])) / clockTicks
   } catch {
@@ -591,12 +611,15 @@ interface LoadResult {
   readonly errors: Map<string, number>
   readonly firstError: string
   /**
-   * CPU seconds in the measured window: used by each member, by this client, by the idling
-   * cluster, by everything else on the machine; and taken by the hypervisor (`stolen`).
+   * CPU seconds in the measured window: used by each member (and by its main thread), by this
+   * client, by the idling cluster, by everything else on the machine; and taken by the hypervisor
+   * (`stolen`).
    */
-  readonly cpu: { readonly members: number[], readonly client: number, readonly idleCluster: number, readonly others: number, readonly stolen: number, readonly windowS: number }
+  readonly cpu: { readonly members: number[], readonly mainThreads: number[], readonly client: number, readonly idleCluster: number, readonly others: number, readonly stolen: number, readonly windowS: number }
   /** MiB each member had written to storage in the measured window. */
   readonly diskMiB: number[]
+  /** Page faults each member waited on storage for in the measured window (pages read back in). */
+  readonly majorFaults: number[]
 }
 
 /** When each system's last load (a row, or a window of filling) ended. */
@@ -648,6 +671,7 @@ interface Measured {
   readonly firstError: string
   readonly cpu: LoadResult['cpu']
   readonly diskMiB: number[]
+  readonly majorFaults: number[]
 }
 
 /** `workers` closed-loop clients for `windowMs`, worker w sending to targets[w % targets.length]. */
@@ -657,7 +681,9 @@ async function measure (system: System, idle: System[], targets: Member[], worke
   let firstError = ''
   const pids = system.members.map(pidOf)
   const cpuBefore = pids.map(cpuSeconds)
+  const mainBefore = pids.map(mainThreadCpuSeconds)
   const diskBefore = pids.map(diskWriteBytes)
+  const faultsBefore = pids.map(majorFaults)
   const idlePids = idle.flatMap(other => other.members.map(pidOf))
   const idleBefore = idlePids.map(cpuSeconds)
   const clientBefore = process.cpuUsage()
@@ -684,12 +710,14 @@ async function measure (system: System, idle: System[], targets: Member[], worke
   const clientCpu = process.cpuUsage(clientBefore)
   const client = (clientCpu.user + clientCpu.system) / 1e6
   const members = pids.map((pid, i) => cpuSeconds(pid) - (cpuBefore[i] as number))
+  const mainThreads = pids.map((pid, i) => mainThreadCpuSeconds(pid) - (mainBefore[i] as number))
   const diskMiB = pids.map((pid, i) => (diskWriteBytes(pid) - (diskBefore[i] as number)) / (1024 * 1024))
+  const faults = pids.map((pid, i) => majorFaults(pid) - (faultsBefore[i] as number))
   const idleCluster = idlePids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - (idleBefore[i] as number), 0)
   const machine = machineCpuSeconds()
   const others = machine.busy - machineBefore.busy - client - idleCluster - members.reduce((sum, cpu) => sum + cpu, 0)
   const stolen = machine.stolen - machineBefore.stolen
-  return { latencies, errors, firstError, cpu: { members, client, idleCluster, others, stolen, windowS }, diskMiB }
+  return { latencies, errors, firstError, cpu: { members, mainThreads, client, idleCluster, others, stolen, windowS }, diskMiB, majorFaults: faults }
 }
 
 /** Windows of one system summed up: their puts and time added, their latencies pooled. */
@@ -700,6 +728,7 @@ function summarize (windows: readonly Measured[]): LoadResult {
   const memberCount = windows[0]?.cpu.members.length ?? 0
   const cpu = {
     members: Array.from({ length: memberCount }, (_, i) => total(window => window.cpu.members[i] ?? 0)),
+    mainThreads: Array.from({ length: memberCount }, (_, i) => total(window => window.cpu.mainThreads[i] ?? 0)),
     client: total(window => window.cpu.client),
     idleCluster: total(window => window.cpu.idleCluster),
     others: total(window => window.cpu.others),
@@ -716,7 +745,8 @@ function summarize (windows: readonly Measured[]): LoadResult {
     errors,
     firstError: windows.find(window => window.firstError !== '')?.firstError ?? '',
     cpu,
-    diskMiB: Array.from({ length: memberCount }, (_, i) => total(window => window.diskMiB[i] ?? 0))
+    diskMiB: Array.from({ length: memberCount }, (_, i) => total(window => window.diskMiB[i] ?? 0)),
+    majorFaults: Array.from({ length: memberCount }, (_, i) => total(window => window.majorFaults[i] ?? 0))
   }
 }
 
@@ -963,8 +993,8 @@ function describe (measured: LoadResult): string {
   const errors = [...measured.errors].map(([kind, count]) => `${count} × ${kind}`).join(', ')
   const cpu = measured.cpu
   return `${int(measured.ops)} puts, ${int(measured.opsPerS)}/s, p50 ${fmt(measured.p50)} ms, p99 ${fmt(measured.p99)} ms, max ${fmt(measured.max)} ms; ` +
-    `CPU-s in ${fmt(cpu.windowS, 1)} s: members ${cpu.members.map(c => fmt(c, 1)).join('/')}, client ${fmt(cpu.client, 1)}, idle other cluster ${fmt(cpu.idleCluster, 1)}, other processes ${fmt(cpu.others, 1)}, stolen by the hypervisor ${fmt(cpu.stolen, 2)}; ` +
-    `MiB written: members ${measured.diskMiB.map(mib => fmt(mib, 0)).join('/')}` +
+    `CPU-s in ${fmt(cpu.windowS, 1)} s: members ${cpu.members.map(c => fmt(c, 1)).join('/')} (main threads ${cpu.mainThreads.map(c => fmt(c, 1)).join('/')}), client ${fmt(cpu.client, 1)}, idle other cluster ${fmt(cpu.idleCluster, 1)}, other processes ${fmt(cpu.others, 1)}, stolen by the hypervisor ${fmt(cpu.stolen, 2)}; ` +
+    `MiB written: members ${measured.diskMiB.map(mib => fmt(mib, 0)).join('/')}; pages faulted in from storage: members ${measured.majorFaults.map(int).join('/')}` +
     `${errors === '' ? '' : `; ERRORS ${errors} (first: ${measured.firstError})`}`
 }
 
@@ -1202,7 +1232,7 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
     `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
     `Failover: ${failovers} kills (kill -9) and ${stops} stops (SIGSTOP, then SIGCONT once a survivor took a write) of the leader per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; a killed member restarts on its data dir, and either catches up before the next`,
     `Both clusters run side by side for the whole run (the one not being measured idles); rows and kills alternate between them. Before a row the idle cluster settles: ${settleAfterLoadMs / 1000} s after its own last load, then until its members use less than ${settledCpuShare} of a core together (at most ${settleMaxMs / 1000} s). Clients, members and any other work on the machine share the same cores.`,
-    `Order: idle → ${runInSeconds > 0 ? `a run-in of ${runInSeconds} s each (${clients} clients over all members, not counted) → ` : ''}load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → the aged rows` : 'done'}`
+    `Order: idle → ${runInSeconds > 0 ? `a run-in of ${runInSeconds} s each (${clients} clients over all members, not counted) → ` : ''}load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each where the rows before wrote fewer (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → the aged rows (each killed member running again, restarted on its data dir)` : 'done'}`
   ]
 }
 
