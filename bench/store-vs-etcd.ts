@@ -28,7 +28,8 @@
 // rows take the two systems in turns of 2 s windows within each repeat
 // (`pairedWindowMs`), and the report compares them turn by turn as well.
 // Before the first row, each system runs in: --run-in-seconds of 64 clients over all its members,
-// not counted, so that the first row does not measure servers (and a machine) still warming up.
+// not counted, so that the first row does not measure servers (and a machine) still warming up;
+// and again before the aged rows, since the kills restarted members that warm up anew.
 // After the kills, both stores are filled to --aged-writes acknowledged writes (past galaxy's
 // 100,000 events of watch history) and the main rows are measured again.
 //
@@ -1022,7 +1023,9 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
     log(`${result.system.label}: idle VmRSS ${result.idleRss.map(mib).join(', ')}; CPU-s while idle ${result.idleCpu.map(c => c.toFixed(2)).join(', ')}`)
   }
 
-  if (runInSeconds > 0) {
+  // Also run before the aged rows: the kills restart members, which then warm up again.
+  const runIn = async (): Promise<void> => {
+    if (runInSeconds === 0) return
     for (const result of results) {
       const system = result.system
       const leader = await leaderOf(system)
@@ -1031,6 +1034,7 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
       log(`${system.label}:   run-in: ${describe(ran)}`)
     }
   }
+  await runIn()
 
   let turn = 0
   const runRows = async (specs: RowSpec[]): Promise<void> => {
@@ -1075,6 +1079,7 @@ async function measureAll (subjects: System[]): Promise<SystemResult[]> {
       result.fill = { writes: system.writes, seconds: (now() - t0) / 1000, result: last }
       if (system.writes < agedWrites) log(`${system.label}: WARNING: only ${int(system.writes)} writes after ${fillSeconds} s of filling`)
     }
+    await runIn()
     await runRows(agedSpecs())
     await sleep(2000)
     for (const result of results) result.agedRss = result.system.members.map(member => rssKiB(pidOf(member)))
@@ -1232,7 +1237,7 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
     `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
     `Failover: ${failovers} kills (kill -9) and ${stops} stops (SIGSTOP, then SIGCONT once a survivor took a write) of the leader per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; a killed member restarts on its data dir, and either catches up before the next`,
     `Both clusters run side by side for the whole run (the one not being measured idles); rows and kills alternate between them. Before a row the idle cluster settles: ${settleAfterLoadMs / 1000} s after its own last load, then until its members use less than ${settledCpuShare} of a core together (at most ${settleMaxMs / 1000} s). Clients, members and any other work on the machine share the same cores.`,
-    `Order: idle → ${runInSeconds > 0 ? `a run-in of ${runInSeconds} s each (${clients} clients over all members, not counted) → ` : ''}load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each where the rows before wrote fewer (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → the aged rows (each killed member running again, restarted on its data dir)` : 'done'}`
+    `Order: idle → ${runInSeconds > 0 ? `a run-in of ${runInSeconds} s each (${clients} clients over all members, not counted) → ` : ''}load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each where the rows before wrote fewer (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → ${runInSeconds > 0 ? 'another run-in each, since the kills restarted members → ' : ''}the aged rows` : 'done'}`
   ]
 }
 
