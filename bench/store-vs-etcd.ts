@@ -269,21 +269,21 @@ function mainThreadCpuSeconds (pid: number): number {
 
 /** Page faults of a process that had to read from storage (majflt of /proc/<pid>/stat). */
 function majorFaults (pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[9])
-  } catch {
-    return Number.NaN
-  }
+  return Number(statFields(`/proc/${pid}/stat`)?.[9])
 }
 
 function statCpuSeconds (path: string): number {
+  const fields = statFields(path)
+  return fields === undefined ? Number.NaN : (Number(fields[11]) + Number(fields[12])) / clockTicks
+}
+
+/** The fields of a proc(5) `stat` file from the state on (field 3), or undefined when the process is gone. */
+function statFields (path: string): string[] | undefined {
   try {
     const stat = readFileSync(path, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   } catch {
-    return Number.NaN
+    return undefined
   }
 }
 
