@@ -6,6 +6,7 @@ import { GalaxyError } from '../lib/errors.js'
 import { MemoryStorage, type DurableWrite, type RaftStorage } from '../raft/storage.js'
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js'
 import { replaceFileDurably } from '../runtime/host/durable-file.js'
+import { ByteArena } from './byte-arena.js'
 import { raftCodec } from './raft-codec.js'
 
 /** Stored Raft state could not be read or written. */
@@ -55,6 +56,11 @@ function snapshotRecord (metadata: Snapshot['metadata']): Operation[] {
   ]
 }
 
+/** The entry as the log keeps it in memory: its data copied into the arena. */
+function packed (entry: Entry, arena: ByteArena): Entry {
+  return entry.type === 'normal' ? { ...entry, data: arena.copy(entry.data) } : entry
+}
+
 /** Removes every snapshot file but the one of `keep` (and leftovers of unfinished writes). */
 async function removeSnapshotFiles (directory: string, keep: number): Promise<void> {
   const names = await readdir(directory).catch(() => [] as string[])
@@ -81,7 +87,9 @@ export class LevelRaftStorage implements RaftStorage {
     private readonly db: ClassicLevel<Uint8Array, Uint8Array>,
     private readonly memory: MemoryStorage,
     /** The directory of snapshot files, next to the database. */
-    private readonly snapshots: string
+    private readonly snapshots: string,
+    /** Where the entries kept in memory hold their bytes: they are dropped in order, at compaction. */
+    private readonly arena: ByteArena
   ) {}
 
   /** Opens (or creates) the store at `path` and loads it. */
@@ -100,8 +108,9 @@ export class LevelRaftStorage implements RaftStorage {
       // Files of snapshots that were never recorded (a crash between the file and its record), or replaced.
       await removeSnapshotFiles(snapshots, loadedSnapshot.metadata.index)
       const { index: offsetIndex, term: offsetTerm } = offset === undefined ? { index: 0, term: 0 } : raftCodec.decodeOffset(offset)
+      const arena = new ByteArena()
       const entries: Entry[] = []
-      for await (const value of db.values({ gte: entryKey(offsetIndex + 1), lt: Buffer.of(entryPrefix + 1) })) entries.push(raftCodec.decodeEntry(value))
+      for await (const value of db.values({ gte: entryKey(offsetIndex + 1), lt: Buffer.of(entryPrefix + 1) })) entries.push(packed(raftCodec.decodeEntry(value), arena))
       const memory = MemoryStorage.restore({
         hardState: hardState === undefined ? empty.savedHardState() : raftCodec.decodeHardState(hardState),
         snapshot: loadedSnapshot,
@@ -109,7 +118,7 @@ export class LevelRaftStorage implements RaftStorage {
         offsetTerm,
         entries
       })
-      return new LevelRaftStorage(db, memory, snapshots)
+      return new LevelRaftStorage(db, memory, snapshots, arena)
     } catch (error) {
       await db.close().catch(() => {})
       throw new RaftStorageError(`cannot open the raft log at ${path}`, { cause: error })
@@ -156,7 +165,7 @@ export class LevelRaftStorage implements RaftStorage {
     if (lastNew !== undefined) for (let index = lastNew.index + 1; index <= lastStored; index++) operations.push({ type: 'del', key: entryKey(index) })
     if (write.hardState !== undefined) operations.push({ type: 'put', key: hardStateKey, value: raftCodec.encodeHardState(write.hardState) })
     await this.commit(operations)
-    this.memory.save(write)
+    this.memory.save({ ...write, entries: write.entries.map(entry => packed(entry, this.arena)) })
     if (installing !== undefined) await removeSnapshotFiles(this.snapshots, installing.metadata.index)
   }
 

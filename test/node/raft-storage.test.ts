@@ -141,6 +141,15 @@ test('entries, hard state, a conflicting tail and a snapshot survive a reopen', 
   await compacted.close()
 })
 
+test('the log kept in memory holds copies: the caller\'s buffers may change after a save', async t => {
+  const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
+  const written = [entry(1, 1, 'abc'), entry(1, 2, 'def')]
+  await storage.save({ entries: written, hardState: { term: 1, vote: null, commit: 0 } })
+  for (const each of written) if (each.type === 'normal') each.data.fill(0x7a)
+  t.deepEqual(storage.entries(1, 3, Infinity).map(each => each.type === 'normal' ? Buffer.from(each.data).toString() : ''), ['abc', 'def'])
+  await storage.close()
+})
+
 /** The indexes of the entries a closed store's database holds. */
 async function storedIndexes (path: string): Promise<number[]> {
   const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
