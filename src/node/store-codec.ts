@@ -407,10 +407,12 @@ function decoding<T> (what: string, bytes: Uint8Array, decode: (bytes: Uint8Arra
 export const storeCodec = {
   encodeCommand (command: SessionCommand): Uint8Array {
     const pooled = galaxy.SessionCommand.encode({ client: command.client, sequence: count(command.sequence, 'sequence'), command: toCommandMessage(command.command) }).finish()
-    // A command becomes a log entry that stays in memory until the next snapshot. finish() hands
-    // back a view into Node's 8 KiB Buffer pool, shared with whatever else was allocated meanwhile
-    // (request bodies, replies), so each entry kept a whole slab alive: on a leader 50,000 entries
-    // held 63 MiB of slabs. A copy of its own size keeps only the entry.
+    // finish() hands back a view into Node's 8 KiB Buffer pool, shared with whatever else was
+    // allocated meanwhile (request bodies, replies), so whoever keeps the bytes keeps a whole slab
+    // alive: when log entries were these bytes, 50,000 of them held 63 MiB of slabs on a leader.
+    // The log now keeps copies of its own (byte-arena.ts), but a proposal keeps its bytes until it
+    // applies or times out, however long a cluster without a leader makes that. A copy of its own
+    // size keeps only the command.
     return new Uint8Array(pooled)
   },
   decodeCommand (bytes: Uint8Array): SessionCommand {
