@@ -58,6 +58,8 @@ export interface ClusterNodeOptions {
   readonly rescheduleAfterMs?: number
   /** What the agent keeps back for the host's own processes (`defaultReserve` where not given). */
   readonly reserve?: Partial<Resources> | undefined
+  /** Overrides `replicaLimits.snapshotEveryEntries` (tests). */
+  readonly snapshotEveryEntries?: number
   readonly logger: Logger
 }
 
@@ -176,9 +178,9 @@ export class ClusterNode implements RouterNode {
     try {
       let token = await readTokenFile(tokenPath)
       if (seed) {
-        storage = await LevelRaftStorage.open(joinPath(dataDir, 'raft'))
+        storage = await LevelRaftStorage.open(joinPath(dataDir, 'raft'), { logger: log.child({ component: 'raft-storage' }) })
         if (state === undefined && !joining) {
-          if (storage.lastIndex() > 0 || storage.snapshot().metadata.index > 0) {
+          if (storage.lastIndex() > 0 || storage.snapshotMetadata().index > 0) {
             throw new GalaxyError('ERR_DATA_DIR', `${dataDir} holds a Raft log but no node.json: refusing to bootstrap over it (restore node.json, or start from an empty data dir)`)
           }
           // The first seed: a one-voter configuration committed at term 1, as etcd bootstraps.
@@ -198,7 +200,7 @@ export class ClusterNode implements RouterNode {
       const failure = deferred<Error>()
       if (storage !== undefined) {
         const nowMs = (): number => performance.now()
-        replica = new StoreReplica({ id, storage, electionTimeoutMs: tickMs * electionTicks, logger: log.child({ component: 'store' }), nowMs })
+        replica = new StoreReplica({ id, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: tickMs * electionTicks, logger: log.child({ component: 'store' }), nowMs, snapshotEveryEntries: options.snapshotEveryEntries })
         const replicaRef = replica
         transport = new RaftTransport(host, {
           addressesOf: peer => findRecord(replicaRef, peer)?.addresses ?? [],

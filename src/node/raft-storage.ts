@@ -3,11 +3,13 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { assert } from '../lib/assert.js'
 import { GalaxyError } from '../lib/errors.js'
-import { MemoryStorage, type DurableWrite, type RaftStorage } from '../raft/storage.js'
-import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js'
+import { silentLogger, type Logger } from '../lib/logger.js'
+import { emptySnapshot, MemoryStorage, type DurableWrite, type RaftStorage } from '../raft/storage.js'
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js'
 import { replaceFileDurably } from '../runtime/host/durable-file.js'
 import { ByteArena } from './byte-arena.js'
 import { raftCodec } from './raft-codec.js'
+import { SnapshotData } from './snapshot-data.js'
 
 /** Stored Raft state could not be read or written. */
 export class RaftStorageError extends GalaxyError {
@@ -56,6 +58,11 @@ function snapshotRecord (metadata: Snapshot['metadata']): Operation[] {
   ]
 }
 
+/** A snapshot as the log keeps it in memory: its metadata only (its data is in `SnapshotData`). */
+function withoutData (snapshot: Snapshot): Snapshot {
+  return { metadata: snapshot.metadata, data: emptySnapshot.data }
+}
+
 /** The entry as the log keeps it in memory: its data copied into the arena. */
 function packed (entry: Entry, arena: ByteArena): Entry {
   return entry.type === 'normal' ? { ...entry, data: arena.copy(entry.data) } : entry
@@ -72,7 +79,8 @@ async function removeSnapshotFiles (directory: string, keep: number): Promise<vo
 /**
  * The Raft log and hard state in a `level` database, the latest snapshot's data in a file beside
  * it (`<path>.snapshots/`, recorded in the database once the file is durable). Reads are served
- * from memory (a `MemoryStorage` loaded at open); every write is ONE atomic batch with
+ * from memory (a `MemoryStorage` loaded at open), but for the snapshot's data, which is read from
+ * its file when wanted and kept only while in use (`SnapshotData`); every write is ONE atomic batch with
  * `sync: true`, applied to memory only once it is durable. So a crash between batches loses
  * nothing a batch reported, and never leaves half of one. Two exceptions, both safe to lose: a
  * Ready that only moves the commit index (etcd's `MustSync` is false for it) costs no write at all
@@ -89,22 +97,29 @@ export class LevelRaftStorage implements RaftStorage {
     /** The directory of snapshot files, next to the database. */
     private readonly snapshots: string,
     /** Where the entries kept in memory hold their bytes: they are dropped in order, at compaction. */
-    private readonly arena: ByteArena
-  ) {}
+    private readonly arena: ByteArena,
+    /** The latest snapshot was written by an older galaxy: whole, in the database. */
+    private inlineSnapshot: boolean,
+    logger: Logger
+  ) {
+    this.data = new SnapshotData(async index => await this.readSnapshotData(index), (index, error) => {
+      logger.error('cannot read a snapshot', { index, error: (error as Error).message })
+    })
+  }
 
-  /** Opens (or creates) the store at `path` and loads it. */
-  static async open (path: string): Promise<LevelRaftStorage> {
+  /** The latest snapshot's data, while something holds it. */
+  private readonly data: SnapshotData
+
+  /** Opens (or creates) the store at `path` and loads it (the latest snapshot's metadata, not its data). */
+  static async open (path: string, { logger = silentLogger }: { logger?: Logger } = {}): Promise<LevelRaftStorage> {
     const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
     const snapshots = `${path}.snapshots`
     try {
       await db.open()
       const [hardState, inlineSnapshot, snapshotMetadata, offset] = await db.getMany([hardStateKey, inlineSnapshotKey, snapshotMetadataKey, offsetKey])
       const empty = new MemoryStorage()
-      let loadedSnapshot = inlineSnapshot === undefined ? empty.snapshot() : raftCodec.decodeSnapshot(inlineSnapshot)
-      if (snapshotMetadata !== undefined) {
-        const { metadata } = raftCodec.decodeSnapshot(snapshotMetadata)
-        loadedSnapshot = { metadata, data: new Uint8Array(await readFile(join(snapshots, snapshotFileName(metadata.index)))) }
-      }
+      const recorded = snapshotMetadata ?? inlineSnapshot
+      const loadedSnapshot = recorded === undefined ? emptySnapshot : withoutData(raftCodec.decodeSnapshot(recorded))
       // Files of snapshots that were never recorded (a crash between the file and its record), or replaced.
       await removeSnapshotFiles(snapshots, loadedSnapshot.metadata.index)
       const { index: offsetIndex, term: offsetTerm } = offset === undefined ? { index: 0, term: 0 } : raftCodec.decodeOffset(offset)
@@ -118,7 +133,7 @@ export class LevelRaftStorage implements RaftStorage {
         offsetTerm,
         entries
       })
-      return new LevelRaftStorage(db, memory, snapshots, arena)
+      return new LevelRaftStorage(db, memory, snapshots, arena, snapshotMetadata === undefined && inlineSnapshot !== undefined, logger)
     } catch (error) {
       await db.close().catch(() => {})
       throw new RaftStorageError(`cannot open the raft log at ${path}`, { cause: error })
@@ -130,7 +145,33 @@ export class LevelRaftStorage implements RaftStorage {
   term (index: number): number { return this.memory.term(index) }
   firstIndex (): number { return this.memory.firstIndex() }
   lastIndex (): number { return this.memory.lastIndex() }
-  snapshot (): Snapshot { return this.memory.snapshot() }
+  snapshotMetadata (): SnapshotMetadata { return this.memory.snapshotMetadata() }
+
+  snapshot (): Snapshot | undefined {
+    const metadata = this.memory.snapshotMetadata()
+    if (metadata.index === 0) return emptySnapshot
+    const data = this.data.get(metadata.index)
+    return data === undefined ? undefined : { metadata, data }
+  }
+
+  /** The latest snapshot with its data, read from disk unless in memory: what a replica starts from. */
+  async readSnapshot (): Promise<Snapshot> {
+    const metadata = this.memory.snapshotMetadata()
+    if (metadata.index === 0) return emptySnapshot
+    const data = await this.readSnapshotData(metadata.index)
+    this.data.remember(metadata.index, data)
+    return { metadata, data }
+  }
+
+  private async readSnapshotData (index: number): Promise<Uint8Array> {
+    try {
+      if (this.inlineSnapshot) return raftCodec.decodeSnapshot(await this.db.get(inlineSnapshotKey) ?? new Uint8Array()).data
+      const file = await readFile(join(this.snapshots, snapshotFileName(index)))
+      return new Uint8Array(file.buffer, file.byteOffset, file.byteLength)
+    } catch (error) {
+      throw new RaftStorageError(`cannot read the snapshot at ${index}`, { cause: error })
+    }
+  }
 
   /**
    * Makes one Ready's durable part durable: snapshot, entries (deleting any stored entries past the
@@ -149,7 +190,7 @@ export class LevelRaftStorage implements RaftStorage {
     const operations: Operation[] = []
     let firstStored = this.memory.firstIndex()
     let lastStored = this.memory.lastIndex()
-    const installing = write.snapshot !== undefined && write.snapshot.metadata.index > this.memory.snapshot().metadata.index ? write.snapshot : undefined
+    const installing = write.snapshot !== undefined && write.snapshot.metadata.index > this.memory.snapshotMetadata().index ? write.snapshot : undefined
     if (installing !== undefined) {
       // Installing a snapshot replaces the whole log.
       await this.writeSnapshotFile(installing.metadata.index, installing.data)
@@ -165,30 +206,36 @@ export class LevelRaftStorage implements RaftStorage {
     if (lastNew !== undefined) for (let index = lastNew.index + 1; index <= lastStored; index++) operations.push({ type: 'del', key: entryKey(index) })
     if (write.hardState !== undefined) operations.push({ type: 'put', key: hardStateKey, value: raftCodec.encodeHardState(write.hardState) })
     await this.commit(operations)
-    this.memory.save({ ...write, entries: write.entries.map(entry => packed(entry, this.arena)) })
-    if (installing !== undefined) await removeSnapshotFiles(this.snapshots, installing.metadata.index)
+    this.memory.save({ ...write, snapshot: installing === undefined ? undefined : withoutData(installing), entries: write.entries.map(entry => packed(entry, this.arena)) })
+    if (installing !== undefined) {
+      this.inlineSnapshot = false
+      this.data.remember(installing.metadata.index, installing.data)
+      await removeSnapshotFiles(this.snapshots, installing.metadata.index)
+    }
   }
 
   /**
    * Records the application's state at `index`, which it has applied, as the latest snapshot
    * (durably). The data goes to a file of its own first, while the log goes on being written; only
    * its small record then waits its turn among the log's batches. A snapshot no newer than the
-   * latest (a leader's was installed meanwhile) is dropped, and the latest answered.
+   * latest (a leader's was installed meanwhile) is dropped. Answers the latest snapshot's metadata.
    */
-  async createSnapshot (index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
-    if (index <= this.memory.snapshot().metadata.index) return this.memory.snapshot()
+  async createSnapshot (index: number, conf: ConfState, data: Uint8Array): Promise<SnapshotMetadata> {
+    if (index <= this.memory.snapshotMetadata().index) return this.memory.snapshotMetadata()
     await this.writeSnapshotFile(index, data)
     return await this.serialize(async () => {
-      const current = this.memory.snapshot()
-      if (index <= current.metadata.index) {
+      const current = this.memory.snapshotMetadata()
+      if (index <= current.index) {
         await rm(join(this.snapshots, snapshotFileName(index)), { force: true })
         return current
       }
       const metadata = { index, term: this.memory.term(index), conf }
       await this.commit(snapshotRecord(metadata))
-      const snapshot = this.memory.createSnapshot(index, conf, data)
+      this.memory.createSnapshot(index, conf, emptySnapshot.data)
+      this.inlineSnapshot = false
+      this.data.remember(index, data)
       await removeSnapshotFiles(this.snapshots, index)
-      return snapshot
+      return metadata
     })
   }
 
@@ -224,7 +271,7 @@ export class LevelRaftStorage implements RaftStorage {
   private async moveOffset (index: number): Promise<boolean> {
     const { index: offsetIndex } = this.memory.offset()
     if (index <= offsetIndex) return false
-    assert(index <= this.memory.snapshot().metadata.index, 'compacting past the snapshot would lose entries', { index })
+    assert(index <= this.memory.snapshotMetadata().index, 'compacting past the snapshot would lose entries', { index })
     // Not synced: a crash may bring back the old start, and with it entries kept a little longer.
     // (A later synced batch makes it durable, as LevelDB's log keeps batches in order; and a
     // delete below it can only survive a crash if it does.)

@@ -110,6 +110,8 @@ export class StoreReplica implements RaftApplication {
     private readonly init: {
       readonly id: NodeId
       readonly storage: LevelRaftStorage
+      /** The snapshot it starts from: the storage's latest (`readSnapshot`). */
+      readonly snapshot: Snapshot
       readonly electionTimeoutMs: number
       readonly logger: Logger
       /** Monotonic milliseconds. */
@@ -118,7 +120,7 @@ export class StoreReplica implements RaftApplication {
       readonly snapshotEveryEntries?: number
     }
   ) {
-    const snapshot = init.storage.snapshot()
+    const snapshot = init.snapshot
     this.machine = machineFrom(snapshot)
     this.appliedIndex = snapshot.metadata.index
     this.snapshotIndex = snapshot.metadata.index

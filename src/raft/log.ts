@@ -188,7 +188,7 @@ export class RaftLog {
    * index is certain.
    */
   stableIndex (): number {
-    if (this.unstableSnapshot !== undefined) return this.storage.snapshot().metadata.index
+    if (this.unstableSnapshot !== undefined) return this.storage.snapshotMetadata().index
     return Math.min(this.storage.lastIndex(), this.unstableOffset - 1)
   }
 
@@ -214,8 +214,8 @@ export class RaftLog {
     this.unstableOffset = snapshot.metadata.index + 1
   }
 
-  /** The latest snapshot: one received and not yet persisted, else the stored one. */
-  snapshot (): Snapshot {
+  /** The latest snapshot: one received and not yet persisted, else the stored one (undefined while its data is not at hand). */
+  snapshot (): Snapshot | undefined {
     return this.unstableSnapshot ?? this.storage.snapshot()
   }
 }

@@ -80,7 +80,7 @@ export class Raft {
     const { hardState, conf } = storage.initialState()
     this.log = new RaftLog(storage, this.config.applied)
     this.tracker = new ProgressTracker(conf, this.config.maxInflightMsgs, this.config.maxInflightBytes)
-    this.confIndex = storage.snapshot().metadata.index
+    this.confIndex = storage.snapshotMetadata().index
     this.replayAppliedConfChanges()
     this.term = hardState.term
     this.vote = hardState.vote

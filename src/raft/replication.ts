@@ -101,6 +101,11 @@ function startSnapshot (r: Raft, to: NodeId, progress: Progress): boolean {
   // A follower not heard from lately is not sent a possibly large snapshot.
   if (!progress.recentActive) return false
   const snapshot = r.log.snapshot()
+  if (snapshot === undefined) {
+    // The storage is fetching its data from disk; the next heartbeat's answer asks again.
+    r.logger.debug('snapshot not at hand yet', { to })
+    return false
+  }
   r.logger.info('sending snapshot', { to, index: snapshot.metadata.index, term: snapshot.metadata.term, bytes: snapshot.data.byteLength })
   progress.becomeSnapshot(snapshot)
   sendSnapshotChunk(r, to, progress)

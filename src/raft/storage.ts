@@ -1,5 +1,5 @@
 import { assert } from '../lib/assert.js'
-import { entrySizeBytes, type ConfState, type Entry, type HardState, type Snapshot } from './types.js'
+import { entrySizeBytes, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMetadata } from './types.js'
 
 /** The state a node restarts from. */
 export interface InitialState {
@@ -28,8 +28,14 @@ export interface RaftStorage {
   term(index: number): number
   firstIndex(): number
   lastIndex(): number
-  /** The latest snapshot. */
-  snapshot(): Snapshot
+  /** The latest snapshot's index, term and membership. */
+  snapshotMetadata(): SnapshotMetadata
+  /**
+   * The latest snapshot with its data, which only a leader sending it to a follower asks for; or
+   * undefined when the data is not at hand now (a storage that keeps it on disk is reading it): the
+   * core asks again later (etcd-raft's `ErrSnapshotTemporarilyUnavailable`).
+   */
+  snapshot(): Snapshot | undefined
 }
 
 /** The empty membership of a node that has not joined a cluster yet. */
@@ -93,6 +99,10 @@ export class MemoryStorage implements RaftStorage {
 
   lastIndex (): number {
     return this.offsetIndex + this.log.length
+  }
+
+  snapshotMetadata (): SnapshotMetadata {
+    return this.latest.metadata
   }
 
   snapshot (): Snapshot {

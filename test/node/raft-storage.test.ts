@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process'
 import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import test from 'ava'
 import { ClassicLevel } from 'classic-level'
 import type { NodeId } from '../../src/lib/ids.js'
@@ -11,15 +13,36 @@ import type { Entry, Snapshot } from '../../src/raft/types.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { scriptConf, scriptStep, snapshotData } from './fixtures/storage-script.js'
 
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
 const entry = (term: number, index: number, text: string): Entry => ({ term, index, type: 'normal', data: new TextEncoder().encode(text) })
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
 
+/** What the contents of a storage are read from: the level-backed one reads its snapshot's data from disk. */
+interface Readable {
+  firstIndex(): number
+  lastIndex(): number
+  entries(lo: number, hi: number, max: number): Entry[]
+  initialState(): { hardState: unknown }
+  readSnapshot(): Promise<Snapshot>
+}
+
+/** The in-memory model, read like the level-backed storage. */
+const readable = (model: MemoryStorage): Readable => ({
+  firstIndex: () => model.firstIndex(),
+  lastIndex: () => model.lastIndex(),
+  entries: (lo, hi, max) => model.entries(lo, hi, max),
+  initialState: () => model.initialState(),
+  readSnapshot: async () => model.snapshot()
+})
+
 /** Everything a storage holds, as plain data (bytes as hex), to compare two of them. */
-function contents (storage: { firstIndex(): number, lastIndex(): number, entries(lo: number, hi: number, max: number): Entry[], snapshot(): Snapshot, initialState(): { hardState: unknown } }): unknown {
+async function contents (storage: Readable): Promise<unknown> {
   const first = storage.firstIndex()
   const last = storage.lastIndex()
-  const snapshot = storage.snapshot()
+  const snapshot = await storage.readSnapshot()
   return {
     hardState: storage.initialState().hardState,
     snapshot: { metadata: snapshot.metadata, data: hex(snapshot.data) },
@@ -46,7 +69,7 @@ test('a commit move costs no write of its own: the next batch, a snapshot or the
     cpSync(path, join(dir, name), { recursive: true })
     if (existsSync(`${path}.snapshots`)) cpSync(`${path}.snapshots`, join(dir, `${name}.snapshots`), { recursive: true })
     const copy = await LevelRaftStorage.open(join(dir, name))
-    const seen = { commit: copy.initialState().hardState.commit, snapshot: copy.snapshot().metadata.index }
+    const seen = { commit: copy.initialState().hardState.commit, snapshot: copy.snapshotMetadata().index }
     await copy.close()
     return seen
   }
@@ -76,14 +99,14 @@ test('a snapshot\'s data is a file of its own; files never recorded are removed 
   await storage.createSnapshot(5, scriptConf, snapshotData(5))
   t.deepEqual(readdirSync(`${path}.snapshots`), ['snapshot-0000000000000005'])
   // Older than the latest (as when a leader's snapshot was installed while this one was encoded).
-  t.is((await storage.createSnapshot(4, scriptConf, snapshotData(4))).metadata.index, 5)
+  t.is((await storage.createSnapshot(4, scriptConf, snapshotData(4))).index, 5)
   t.deepEqual(readdirSync(`${path}.snapshots`), ['snapshot-0000000000000005'])
   await storage.close()
   // A crash after a file was written but before it was recorded leaves the file: it goes at open.
   writeFileSync(join(`${path}.snapshots`, 'snapshot-0000000000000006'), 'never recorded')
   writeFileSync(join(`${path}.snapshots`, 'snapshot-0000000000000007.tmp'), 'half written')
   const reopened = await LevelRaftStorage.open(path)
-  t.deepEqual(reopened.snapshot(), { metadata: { index: 5, term: 1, conf: scriptConf }, data: snapshotData(5) })
+  t.deepEqual(await reopened.readSnapshot(), { metadata: { index: 5, term: 1, conf: scriptConf }, data: snapshotData(5) })
   t.deepEqual(readdirSync(`${path}.snapshots`), ['snapshot-0000000000000005'])
   await reopened.close()
 })
@@ -103,13 +126,14 @@ test('a store whose snapshot is kept in the database (as before snapshot files) 
   ])
   await db.close()
   const legacy = await LevelRaftStorage.open(path)
-  t.deepEqual(legacy.snapshot().metadata, { index: 2, term: 1, conf: scriptConf })
-  t.is(hex(legacy.snapshot().data), hex(snapshotData(2)))
+  const legacySnapshot = await legacy.readSnapshot()
+  t.deepEqual(legacySnapshot.metadata, { index: 2, term: 1, conf: scriptConf })
+  t.is(hex(legacySnapshot.data), hex(snapshotData(2)))
   t.is(legacy.firstIndex(), 3)
   await legacy.createSnapshot(4, scriptConf, snapshotData(4))
   await legacy.close()
   const current = await LevelRaftStorage.open(path)
-  t.deepEqual(current.snapshot(), { metadata: { index: 4, term: 1, conf: scriptConf }, data: snapshotData(4) })
+  t.deepEqual(await current.readSnapshot(), { metadata: { index: 4, term: 1, conf: scriptConf }, data: snapshotData(4) })
   await current.close()
 })
 
@@ -120,12 +144,12 @@ test('entries, hard state, a conflicting tail and a snapshot survive a reopen', 
   // A new leader's entries replace the tail from index 2 on.
   await storage.save({ entries: [entry(2, 2, 'B')], hardState: { term: 2, vote: null, commit: 2 } })
   await storage.save({ entries: [{ term: 2, index: 3, type: 'confChange', change: { type: 'addLearner', node: 'n4' as NodeId } }] })
-  const before = contents(storage)
+  const before = await contents(storage)
   await storage.close()
   const reopened = await LevelRaftStorage.open(path)
-  t.deepEqual(contents(reopened), before)
+  t.deepEqual(await contents(reopened), before)
   t.is(reopened.lastIndex(), 3)
-  t.deepEqual(contents(reopened), before)
+  t.deepEqual(await contents(reopened), before)
   t.like(reopened.entries(3, 4, Infinity)[0], { type: 'confChange', change: { type: 'addLearner', node: 'n4' } })
   t.deepEqual(reopened.initialState().hardState, { term: 2, vote: null, commit: 2 })
 
@@ -135,8 +159,9 @@ test('entries, hard state, a conflicting tail and a snapshot survive a reopen', 
   const compacted = await LevelRaftStorage.open(path)
   t.is(compacted.firstIndex(), 2)
   t.is(compacted.term(1), 1)
-  t.deepEqual(compacted.snapshot().metadata, { index: 2, term: 2, conf: scriptConf })
-  t.is(hex(compacted.snapshot().data), hex(snapshotData(2)))
+  const compactedSnapshot = await compacted.readSnapshot()
+  t.deepEqual(compactedSnapshot.metadata, { index: 2, term: 2, conf: scriptConf })
+  t.is(hex(compactedSnapshot.data), hex(snapshotData(2)))
   t.deepEqual(compacted.initialState().conf, scriptConf)
   await compacted.close()
 })
@@ -148,6 +173,27 @@ test('the log kept in memory holds copies: the caller\'s buffers may change afte
   for (const each of written) if (each.type === 'normal') each.data.fill(0x7a)
   t.deepEqual(storage.entries(1, 3, Infinity).map(each => each.type === 'normal' ? Buffer.from(each.data).toString() : ''), ['abc', 'def'])
   await storage.close()
+})
+
+test('the snapshot\'s data is kept only while in use: once collected, it is read back from its file', async t => {
+  const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
+  t.teardown(async () => { await storage.close() })
+  await storage.save({ entries: [1, 2, 3].map(i => entry(1, i, `e${i}`)), hardState: { term: 1, vote: null, commit: 3 } })
+  await storage.createSnapshot(3, scriptConf, snapshotData(3))
+  for (let i = 0; i < 3; i++) {
+    await new Promise(resolve => setImmediate(resolve))
+    gc()
+  }
+  t.is(storage.snapshot(), undefined, 'not in memory: being read')
+  t.deepEqual(storage.snapshotMetadata(), { index: 3, term: 1, conf: scriptConf })
+  const deadline = Date.now() + 10_000
+  let snapshot = storage.snapshot()
+  while (snapshot === undefined && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 5))
+    snapshot = storage.snapshot()
+  }
+  t.deepEqual(snapshot?.metadata, { index: 3, term: 1, conf: scriptConf })
+  t.is(hex(snapshot?.data ?? new Uint8Array()), hex(snapshotData(3)))
 })
 
 /** The indexes of the entries a closed store's database holds. */
@@ -238,19 +284,19 @@ test('a writer killed with SIGKILL between batches loses no synced batch and lea
   const states: string[] = []
   const batchEnd: number[] = [0]
   const model = new MemoryStorage()
-  const record = (): void => { states.push(JSON.stringify(contents(model))) }
+  const record = async (): Promise<void> => { states.push(JSON.stringify(await contents(readable(model)))) }
   let commit = 0
-  record()
+  await record()
   for (let k = 1; k <= 2000; k++) {
     const step = scriptStep(k, model, commit)
     model.save(step.write)
     commit = step.write.hardState?.commit ?? commit
-    record()
+    await record()
     if (step.snapshotAt !== undefined) {
       model.createSnapshot(step.snapshotAt, scriptConf, snapshotData(step.snapshotAt))
-      record()
+      await record()
       model.compact(step.snapshotAt - 2)
-      record()
+      await record()
     }
     batchEnd.push(states.length - 1)
   }
@@ -259,7 +305,7 @@ test('a writer killed with SIGKILL between batches loses no synced batch and lea
   for (const [target, delayMs] of [[43, 0], [86, 1], [147, 2], [225, 3], [304, 1], [428, 4], [526, 2], [645, 5]] as const) {
     const reported = await writeThenKill(path, held + 1, target, delayMs)
     const storage = await LevelRaftStorage.open(path)
-    const recovered = JSON.stringify(contents(storage))
+    const recovered = JSON.stringify(await contents(storage))
     await storage.close()
     // The store equals the state after some whole durable call, no earlier than the end of the
     // last batch reported (the writer may have gone further before the signal landed).

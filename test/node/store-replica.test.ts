@@ -16,7 +16,7 @@ import { waitFor } from '../helpers/wait-for.js'
 async function detachedReplica (t: Parameters<typeof tempDir>[0]): Promise<StoreReplica> {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   t.teardown(async () => { await storage.close() })
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
   replica.detach()
   return replica
 }
@@ -41,7 +41,7 @@ async function cutOffReplica (t: ExecutionContext): Promise<StoreReplica> {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   const entries: Entry[] = ['n1', 'n2', 'n3'].map((node, i) => ({ term: 1, index: i + 1, type: 'confChange', change: { type: 'addVoter', node: node as NodeId } }))
   await storage.save({ entries, hardState: { term: 1, vote: null, commit: entries.length } })
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 50, logger: silentLogger, nowMs: () => performance.now() })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 50, logger: silentLogger, nowMs: () => performance.now() })
   const driver = new RaftDriver({ id: 'n1' as NodeId, storage, applied: 0, tickMs: 5, electionTicks: 10, send: () => {}, application: replica, rng: new SeededRng(1), logger: silentLogger, onFailure: error => { t.fail(error.message) } })
   replica.attach(driver)
   driver.start()
@@ -86,7 +86,7 @@ test('a snapshot is encoded in parts while applying goes on, and holds the state
   t.teardown(async () => { await storage.close() })
   // Enough entries for more than one part (100 keys and an event per entry).
   const at = 2 * replicaLimits.snapshotPartItems
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now(), snapshotEveryEntries: at })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now(), snapshotEveryEntries: at })
   const conf = { voters: ['n1' as NodeId], learners: [] }
   const put = (index: number): Entry => ({
     term: 1,
@@ -103,8 +103,8 @@ test('a snapshot is encoded in parts while applying goes on, and holds the state
   // The snapshot of `at` is being encoded: the replica goes on applying meanwhile.
   await apply(at + 1, at + 50)
   t.is(replica.state.revision, at + 50)
-  await waitFor('the snapshot', async () => storage.snapshot().metadata.index === at, 30_000, 20)
-  const data = storage.snapshot().data
+  await waitFor('the snapshot', async () => storage.snapshotMetadata().index === at, 30_000, 20)
+  const { data } = await storage.readSnapshot()
   t.true((galaxy.StoreData.decode(data).parts ?? []).length > 1, 'written in parts')
   const snapshot = StoreStateMachine.fromData(storeCodec.decodeData(data))
   t.is(snapshot.toData().kv.revision, at)
@@ -117,7 +117,7 @@ test('a snapshot is encoded in parts while applying goes on, and holds the state
 test('a watch\'s wait ends only for an event under its prefix: writes elsewhere do not wake it', async t => {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   t.teardown(async () => { await storage.close() })
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
   const conf = { voters: ['n1' as NodeId], learners: [] }
   const put = (index: number, key: string): Entry => ({
     term: 1,

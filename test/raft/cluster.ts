@@ -14,8 +14,7 @@ export const text = (data: Uint8Array): string => new TextDecoder().decode(data)
 export const bytes = (value: string): Uint8Array => new TextEncoder().encode(value)
 
 /** The storage every member of a new cluster starts with: conf changes adding the voters, committed at term 1 (as etcd bootstraps). */
-export function bootstrapStorage (voters: readonly NodeId[]): MemoryStorage {
-  const storage = new MemoryStorage()
+export function bootstrapStorage<S extends MemoryStorage = MemoryStorage> (voters: readonly NodeId[], storage: S = new MemoryStorage() as S): S {
   storage.save({
     entries: voters.map((node, i) => ({ term: 1, index: i + 1, type: 'confChange' as const, change: { type: 'addVoter' as const, node } })),
     hardState: { term: 1, vote: null, commit: voters.length }
@@ -58,13 +57,13 @@ export class TestCluster {
   addNode (node: NodeId, storage: MemoryStorage): TestNode {
     const logs: LogRecord[] = []
     const previous = this.nodes.get(node)
-    const snapshot = storage.snapshot()
+    const snapshot = storage.snapshotMetadata()
     const member: TestNode = {
       id: node,
-      node: this.newRawNode(node, storage, logs, snapshot.metadata.index),
+      node: this.newRawNode(node, storage, logs, snapshot.index),
       storage,
-      applied: previous?.applied.filter(entry => entry.index <= snapshot.metadata.index) ?? [],
-      conf: snapshot.metadata.conf,
+      applied: previous?.applied.filter(entry => entry.index <= snapshot.index) ?? [],
+      conf: snapshot.conf,
       logs,
       readStates: []
     }
@@ -175,6 +174,25 @@ export class TestCluster {
       if (now.role !== role || now.term !== term) return ticks
     }
     return Number.POSITIVE_INFINITY
+  }
+
+  /**
+   * Leaves node `behind` needing a snapshot from leader `n`: cut off while `proposals` entries
+   * commit, then the leader snapshots (with `data` as the snapshot's bytes) and compacts its whole
+   * log. Heals the network; returns the snapshot's index.
+   */
+  compactPast (n: number, behind: number, proposals: number, data: Uint8Array): number {
+    this.isolate(behind)
+    for (let i = 0; i < proposals; i++) {
+      this.get(n).node.propose(bytes(`w${i}`))
+      this.stabilize()
+    }
+    const leader = this.get(n)
+    const { applied } = leader.node.status()
+    leader.storage.createSnapshot(applied, leader.conf, data)
+    leader.storage.compact(applied)
+    this.heal()
+    return applied
   }
 
   /** Elects node `n` by campaigning and letting the cluster settle (after applying what is committed). */

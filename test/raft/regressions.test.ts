@@ -10,16 +10,7 @@ import { bootstrapStorage, bytes, id, TestCluster } from './cluster.js'
 test('a snapshot transfer slower than the heartbeat sends each chunk about once, and finishes', t => {
   const cluster = new TestCluster(3, { snapshotChunkBytes: 100 })
   cluster.elect(1)
-  cluster.isolate(3)
-  for (let i = 0; i < 20; i++) {
-    cluster.get(1).node.propose(bytes(`w${i}`))
-    cluster.stabilize()
-  }
-  const leader = cluster.get(1)
-  const { applied } = leader.node.status()
-  leader.storage.createSnapshot(applied, leader.conf, new Uint8Array(100 * 100))
-  leader.storage.compact(applied)
-  cluster.heal()
+  const applied = cluster.compactPast(1, 3, 20, new Uint8Array(100 * 100))
   let chunks = 0
   // A round trip takes three heartbeat intervals; chunks go one per round trip (stop-and-wait).
   for (let tick = 0; tick < 1000 && cluster.get(3).node.status().commit < applied; tick++) {
