@@ -299,7 +299,7 @@ export class ClusterNode implements RouterNode {
     await this.jobRoles?.stop({ revoke: quorum })
     this.gossip?.stop()
     await this.agentRole?.stop(options)
-    this.replica?.detach()
+    await this.replica?.detach()
     await this.driver?.stop()
     await this.transport?.stop()
     this.idleStreams.closeAll()

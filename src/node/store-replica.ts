@@ -100,7 +100,9 @@ export class StoreReplica implements RaftApplication {
   private readonly deadlines = new LeaseDeadlines()
   private readonly expiring = new Map<LeaseId, number>()
   private snapshotIndex: number
-  private snapshotting = false
+  /** The snapshot being taken, if any. */
+  private snapshotRun: Promise<void> | undefined
+  private detached = false
   /** This member's snapshot phase for the membership it was worked out for (checked on every apply). */
   private phase: { readonly conf: ConfState, readonly phase: number } | undefined
   private driver: RaftDriver | undefined
@@ -133,10 +135,16 @@ export class StoreReplica implements RaftApplication {
     this.leaseTimer = setInterval(() => { this.expireLeases() }, 100)
   }
 
-  detach (): void {
+  /**
+   * Stops serving: ends what waits on it at once, abandons a snapshot being encoded, and resolves
+   * once one being written is done, so that nothing writes to the storage after it is closed.
+   */
+  async detach (): Promise<void> {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer)
     this.driver = undefined
+    this.detached = true
     this.wakeRequests()
+    await this.snapshotRun
   }
 
   /**
@@ -385,20 +393,22 @@ export class StoreReplica implements RaftApplication {
   private maybeSnapshot (): void {
     const every = this.init.snapshotEveryEntries ?? replicaLimits.snapshotEveryEntries
     if (this.phase?.conf !== this.confState) this.phase = { conf: this.confState, phase: snapshotPhase(this.init.id, this.confState, every) }
-    if (this.snapshotting || !snapshotDue(this.appliedIndex, this.snapshotIndex, every, this.phase.phase)) return
-    this.snapshotting = true
+    if (this.detached || this.snapshotRun !== undefined || !snapshotDue(this.appliedIndex, this.snapshotIndex, every, this.phase.phase)) return
     const index = this.appliedIndex
     // A copy of the state at `index`, encoded a part at a time between other work (the copy is of
     // immutable records: applying goes on meanwhile).
     const state = this.machine.toData()
     const conf = this.confState
-    void (async () => {
+    this.snapshotRun = (async () => {
       try {
         const startedMs = this.init.nowMs()
-        const pause = pacedPause(replicaLimits.snapshotCpuShare, this.init.nowMs, async ms => { await new Promise(resolve => ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)) })
+        const pause = pacedPause(replicaLimits.snapshotCpuShare, this.init.nowMs, async ms => {
+          await new Promise(resolve => ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms))
+          if (this.detached) throw new ClusterError('ERR_STOPPED', 'the node is stopping')
+        })
         const data = await storeCodec.encodeDataInParts(state, { partItems: replicaLimits.snapshotPartItems, partBytes: replicaLimits.snapshotPartBytes, pause })
         // A leader's snapshot installed meanwhile is newer than this one.
-        if (index <= this.snapshotIndex) return
+        if (index <= this.snapshotIndex || this.detached) return
         const encodedMs = this.init.nowMs()
         await this.init.storage.createSnapshot(index, conf, data)
         this.snapshotIndex = index
@@ -408,9 +418,10 @@ export class StoreReplica implements RaftApplication {
           index, bytes: data.byteLength, encodeMs: Math.round(encodedMs - startedMs), writeMs: Math.round(writtenMs - encodedMs), compactMs: Math.round(this.init.nowMs() - writtenMs)
         })
       } catch (error) {
-        this.init.logger.error('snapshot failed', { index, error: (error as Error).message })
+        // Abandoned by `detach`: not a failure.
+        if (!this.detached) this.init.logger.error('snapshot failed', { index, error: (error as Error).message })
       } finally {
-        this.snapshotting = false
+        this.snapshotRun = undefined
       }
     })()
   }

@@ -1,7 +1,8 @@
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import type { NodeId } from '../../src/lib/ids.js'
-import { silentLogger } from '../../src/lib/logger.js'
+import { MemoryLogger, silentLogger, type Logger, type LogRecord } from '../../src/lib/logger.js'
 import { SeededRng } from '../../src/lib/rng.js'
 import { RaftDriver } from '../../src/node/raft-driver.js'
 import { LevelRaftStorage } from '../../src/node/raft-storage.js'
@@ -17,7 +18,7 @@ async function detachedReplica (t: Parameters<typeof tempDir>[0]): Promise<Store
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   t.teardown(async () => { await storage.close() })
   const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
-  replica.detach()
+  await replica.detach()
   return replica
 }
 
@@ -45,7 +46,7 @@ async function cutOffReplica (t: ExecutionContext): Promise<StoreReplica> {
   const driver = new RaftDriver({ id: 'n1' as NodeId, storage, applied: 0, tickMs: 5, electionTicks: 10, send: () => {}, application: replica, rng: new SeededRng(1), logger: silentLogger, onFailure: error => { t.fail(error.message) } })
   replica.attach(driver)
   driver.start()
-  t.teardown(async () => { replica.detach(); await driver.stop(); await storage.close() })
+  t.teardown(async () => { await replica.detach(); await driver.stop(); await storage.close() })
   return replica
 }
 
@@ -73,32 +74,39 @@ test('detaching a replica ends its waiting reads and commands at once, not at th
   const replica = await cutOffReplica(t)
   const read = rejection(replica.readBarrier(10_000))
   const write = rejection(replica.execute({ type: 'txn', compares: [], success: [{ type: 'put', key: 'k', value: new Uint8Array([1]) }], failure: [] }, 10_000))
-  setTimeout(() => { replica.detach() }, 100)
+  setTimeout(() => { void replica.detach() }, 100)
   for (const { code, ms } of [await read, await write]) {
     t.is(code, 'ERR_STOPPED')
     t.true(ms < 2000, `ended ${ms.toFixed(0)} ms after it began`)
   }
 })
 
-test('a snapshot is encoded in parts while applying goes on, and holds the state at its index', async t => {
-  t.timeout(60_000)
-  const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
+/** A replica of one voter with no driver, snapshotting every `at` entries, and a way to apply puts of `k<index % keys>` to it. */
+async function snapshottingReplica (t: ExecutionContext, at: number, keys: number, logger: Logger = silentLogger): Promise<{ path: string, storage: LevelRaftStorage, replica: StoreReplica, apply: (from: number, to: number) => Promise<void> }> {
+  const path = join(tempDir(t), 'raft')
+  const storage = await LevelRaftStorage.open(path)
   t.teardown(async () => { await storage.close() })
-  // Enough entries for more than one part (100 keys and an event per entry).
-  const at = 2 * replicaLimits.snapshotPartItems
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now(), snapshotEveryEntries: at })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger, nowMs: () => performance.now(), snapshotEveryEntries: at })
   const conf = { voters: ['n1' as NodeId], learners: [] }
   const put = (index: number): Entry => ({
     term: 1,
     index,
     type: 'normal',
-    data: storeCodec.encodeCommand({ client: 'c', sequence: index, command: { type: 'txn', compares: [], success: [{ type: 'put', key: `k${index % 100}`, value: new TextEncoder().encode(`${index}`) }], failure: [] } })
+    data: storeCodec.encodeCommand({ client: 'c', sequence: index, command: { type: 'txn', compares: [], success: [{ type: 'put', key: `k${index % keys}`, value: new TextEncoder().encode(`${index}`) }], failure: [] } })
   })
   const apply = async (from: number, to: number): Promise<void> => {
     const entries = Array.from({ length: to - from + 1 }, (_, i) => put(from + i))
     await storage.save({ entries, hardState: { term: 1, vote: 'n1' as NodeId, commit: to } })
     replica.applyEntries(entries, conf)
   }
+  return { path, storage, replica, apply }
+}
+
+test('a snapshot is encoded in parts while applying goes on, and holds the state at its index', async t => {
+  t.timeout(60_000)
+  // Enough entries for more than one part (100 keys and an event per entry).
+  const at = 2 * replicaLimits.snapshotPartItems
+  const { storage, replica, apply } = await snapshottingReplica(t, at, 100)
   await apply(1, at)
   // The snapshot of `at` is being encoded: the replica goes on applying meanwhile.
   await apply(at + 1, at + 50)
@@ -112,6 +120,21 @@ test('a snapshot is encoded in parts while applying goes on, and holds the state
     const last = at - ((at - key) % 100)
     t.is(new TextDecoder().decode(snapshot.get(`k${key}`)?.value), `${last}`, `k${key}`)
   }
+})
+
+test('detaching abandons a snapshot being encoded: nothing is written to the storage after it', async t => {
+  t.timeout(60_000)
+  const records: LogRecord[] = []
+  // 20,000 keys take many paced parts to encode.
+  const { path, storage, replica, apply } = await snapshottingReplica(t, 20_000, 20_000, new MemoryLogger(records))
+  await apply(1, 20_000)
+  await replica.detach()
+  await storage.close()
+  const files = (): string[] => { try { return readdirSync(`${path}.snapshots`) } catch { return [] } }
+  const before = files()
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  t.deepEqual(files(), before, 'no snapshot file written after the storage closed')
+  t.deepEqual(records.filter(record => record.level === 'error'), [])
 })
 
 test('a watch\'s wait ends only for an event under its prefix: writes elsewhere do not wake it', async t => {
