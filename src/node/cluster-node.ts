@@ -200,7 +200,7 @@ export class ClusterNode implements RouterNode {
       const failure = deferred<Error>()
       if (storage !== undefined) {
         const nowMs = (): number => performance.now()
-        replica = new StoreReplica({ id, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: tickMs * electionTicks, logger: log.child({ component: 'store' }), nowMs, snapshotEveryEntries: options.snapshotEveryEntries })
+        replica = new StoreReplica({ id, storage, electionTimeoutMs: tickMs * electionTicks, logger: log.child({ component: 'store' }), nowMs, snapshotEveryEntries: options.snapshotEveryEntries }, await storage.readSnapshot())
         const replicaRef = replica
         transport = new RaftTransport(host, {
           addressesOf: peer => findRecord(replicaRef, peer)?.addresses ?? [],

@@ -282,6 +282,7 @@ export class LevelRaftStorage implements RaftStorage {
 
   async close (): Promise<void> {
     await this.clearing
+    await this.data.settled()
     await this.serialize(async () => {
       await this.commit([])
       await this.db.close()

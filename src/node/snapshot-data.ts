@@ -23,6 +23,8 @@ export class SnapshotData {
   private fetched: { readonly index: number, data: Uint8Array, readonly timer: NodeJS.Timeout } | undefined
   /** The index being read, if any. */
   private reading: number | undefined
+  /** The read under way (or the last one), settled either way. */
+  private pending: Promise<void> = Promise.resolve()
   /** The last index whose read failed, so that its failure is reported once. */
   private failedIndex: number | undefined
 
@@ -53,9 +55,14 @@ export class SnapshotData {
     if (this.reading !== undefined && this.reading !== index) this.reading = undefined
   }
 
+  /** Resolves once no read is under way: the storage may close then. */
+  async settled (): Promise<void> {
+    await this.pending
+  }
+
   private fetch (index: number): void {
     this.reading = index
-    this.read(index).then(data => {
+    this.pending = this.read(index).then(data => {
       if (this.reading !== index) return
       this.release()
       const timer = setTimeout(() => { this.release() }, snapshotDataLimits.holdFetchedMs)
@@ -63,6 +70,8 @@ export class SnapshotData {
       this.fetched = { index, data, timer }
       this.remember(index, data)
     }, error => {
+      // A read nobody wants any more may fail for that very reason (its file was replaced).
+      if (this.reading !== index) return
       if (this.failedIndex !== index) this.onReadError(index, error)
       this.failedIndex = index
     }).finally(() => {

@@ -112,17 +112,16 @@ export class StoreReplica implements RaftApplication {
     private readonly init: {
       readonly id: NodeId
       readonly storage: LevelRaftStorage
-      /** The snapshot it starts from: the storage's latest (`readSnapshot`). */
-      readonly snapshot: Snapshot
       readonly electionTimeoutMs: number
       readonly logger: Logger
       /** Monotonic milliseconds. */
       readonly nowMs: () => number
       /** Overrides `replicaLimits.snapshotEveryEntries` (tests). */
       readonly snapshotEveryEntries?: number
-    }
+    },
+    /** The snapshot it starts from, the storage's latest (`readSnapshot`); not kept: the state is decoded from it. */
+    snapshot: Snapshot
   ) {
-    const snapshot = init.snapshot
     this.machine = machineFrom(snapshot)
     this.appliedIndex = snapshot.metadata.index
     this.snapshotIndex = snapshot.metadata.index
@@ -411,7 +410,8 @@ export class StoreReplica implements RaftApplication {
         if (index <= this.snapshotIndex || this.detached) return
         const encodedMs = this.init.nowMs()
         await this.init.storage.createSnapshot(index, conf, data)
-        this.snapshotIndex = index
+        // A leader's snapshot installed during the write is newer still.
+        this.snapshotIndex = Math.max(this.snapshotIndex, index)
         const writtenMs = this.init.nowMs()
         await this.init.storage.compact(Math.max(0, index - replicaLimits.keepEntriesBehindSnapshot))
         this.init.logger.info('snapshot taken', {

@@ -80,3 +80,20 @@ test('a failed read is reported once per snapshot, and asking again reads again'
   await settle()
   t.is(data.get(4)?.[0], 4)
 })
+
+test('a read that a newer snapshot made useless is not reported when it fails, and the storage can wait for reads to settle', async t => {
+  const files = disk()
+  const errors: number[] = []
+  const data = new SnapshotData(files.read, index => { errors.push(index) })
+  t.is(data.get(3), undefined)
+  // The snapshot at 5 replaces the one at 3, whose file goes: the read of 3 fails.
+  data.remember(5, new Uint8Array(1))
+  let settled = false
+  void data.settled().then(() => { settled = true })
+  await settle()
+  t.false(settled, 'a read is under way')
+  files.answer(new Error('ENOENT'))
+  await settle()
+  t.true(settled)
+  t.deepEqual(errors, [])
+})

@@ -1,5 +1,7 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import test, { type ExecutionContext } from 'ava'
 import type { NodeId } from '../../src/lib/ids.js'
 import { MemoryLogger, silentLogger, type Logger, type LogRecord } from '../../src/lib/logger.js'
@@ -14,10 +16,13 @@ import { StoreStateMachine } from '../../src/store/state-machine.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait-for.js'
 
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
 async function detachedReplica (t: Parameters<typeof tempDir>[0]): Promise<StoreReplica> {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   t.teardown(async () => { await storage.close() })
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() }, await storage.readSnapshot())
   await replica.detach()
   return replica
 }
@@ -42,7 +47,7 @@ async function cutOffReplica (t: ExecutionContext): Promise<StoreReplica> {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   const entries: Entry[] = ['n1', 'n2', 'n3'].map((node, i) => ({ term: 1, index: i + 1, type: 'confChange', change: { type: 'addVoter', node: node as NodeId } }))
   await storage.save({ entries, hardState: { term: 1, vote: null, commit: entries.length } })
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 50, logger: silentLogger, nowMs: () => performance.now() })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 50, logger: silentLogger, nowMs: () => performance.now() }, await storage.readSnapshot())
   const driver = new RaftDriver({ id: 'n1' as NodeId, storage, applied: 0, tickMs: 5, electionTicks: 10, send: () => {}, application: replica, rng: new SeededRng(1), logger: silentLogger, onFailure: error => { t.fail(error.message) } })
   replica.attach(driver)
   driver.start()
@@ -86,7 +91,7 @@ async function snapshottingReplica (t: ExecutionContext, at: number, keys: numbe
   const path = join(tempDir(t), 'raft')
   const storage = await LevelRaftStorage.open(path)
   t.teardown(async () => { await storage.close() })
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger, nowMs: () => performance.now(), snapshotEveryEntries: at })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger, nowMs: () => performance.now(), snapshotEveryEntries: at }, await storage.readSnapshot())
   const conf = { voters: ['n1' as NodeId], learners: [] }
   const put = (index: number): Entry => ({
     term: 1,
@@ -122,6 +127,24 @@ test('a snapshot is encoded in parts while applying goes on, and holds the state
   }
 })
 
+test('a replica started from a snapshot keeps the state decoded from it, not its bytes', async t => {
+  t.timeout(60_000)
+  const { path, storage, replica, apply } = await snapshottingReplica(t, 200, 100)
+  await apply(1, 200)
+  await waitFor('the snapshot', async () => storage.snapshotMetadata().index === 200, 30_000, 20)
+  await replica.detach()
+  await storage.close()
+  const reopened = await LevelRaftStorage.open(path)
+  t.teardown(async () => { await reopened.close() })
+  const restarted = new StoreReplica({ id: 'n1' as NodeId, storage: reopened, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() }, await reopened.readSnapshot())
+  t.is(restarted.state.revision, 200)
+  for (let i = 0; i < 3; i++) {
+    await new Promise(resolve => setImmediate(resolve))
+    gc()
+  }
+  t.is(reopened.snapshot(), undefined, 'the snapshot\'s data was collected: it is being read back')
+})
+
 test('detaching abandons a snapshot being encoded: nothing is written to the storage after it', async t => {
   t.timeout(60_000)
   const records: LogRecord[] = []
@@ -140,7 +163,7 @@ test('detaching abandons a snapshot being encoded: nothing is written to the sto
 test('a watch\'s wait ends only for an event under its prefix: writes elsewhere do not wake it', async t => {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
   t.teardown(async () => { await storage.close() })
-  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, snapshot: await storage.readSnapshot(), electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() })
+  const replica = new StoreReplica({ id: 'n1' as NodeId, storage, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() }, await storage.readSnapshot())
   const conf = { voters: ['n1' as NodeId], learners: [] }
   const put = (index: number, key: string): Entry => ({
     term: 1,
