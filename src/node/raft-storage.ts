@@ -154,7 +154,7 @@ export class LevelRaftStorage implements RaftStorage {
     return data === undefined ? undefined : { metadata, data }
   }
 
-  /** The latest snapshot with its data, read from disk unless in memory: what a replica starts from. */
+  /** The latest snapshot with its data, read from disk: what a replica starts from. */
   async readSnapshot (): Promise<Snapshot> {
     const metadata = this.memory.snapshotMetadata()
     if (metadata.index === 0) return emptySnapshot
