@@ -1,12 +1,8 @@
 import { createServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import test from 'ava'
 import { deadlineSignal } from '../../src/node/deadline-signal.js'
-
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
+import { gc } from '../helpers/collect-garbage.js'
 
 test('a fetch to a server that never answers ends at the deadline, even with garbage collected meanwhile', async t => {
   const sockets = new Set<Socket>()

@@ -1,8 +1,6 @@
 import { spawn } from 'node:child_process'
 import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import test from 'ava'
 import { ClassicLevel } from 'classic-level'
 import type { NodeId } from '../../src/lib/ids.js'
@@ -10,11 +8,10 @@ import { raftCodec } from '../../src/node/raft-codec.js'
 import { LevelRaftStorage, mustSync } from '../../src/node/raft-storage.js'
 import { MemoryStorage } from '../../src/raft/storage.js'
 import type { Entry, Snapshot } from '../../src/raft/types.js'
+import { collectGarbage } from '../helpers/collect-garbage.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { waitFor } from '../helpers/wait-for.js'
 import { scriptConf, scriptStep, snapshotData } from './fixtures/storage-script.js'
-
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
 
 const entry = (term: number, index: number, text: string): Entry => ({ term, index, type: 'normal', data: new TextEncoder().encode(text) })
 
@@ -180,20 +177,12 @@ test('the snapshot\'s data is kept only while in use: once collected, it is read
   t.teardown(async () => { await storage.close() })
   await storage.save({ entries: [1, 2, 3].map(i => entry(1, i, `e${i}`)), hardState: { term: 1, vote: null, commit: 3 } })
   await storage.createSnapshot(3, scriptConf, snapshotData(3))
-  for (let i = 0; i < 3; i++) {
-    await new Promise(resolve => setImmediate(resolve))
-    gc()
-  }
+  await collectGarbage()
   t.is(storage.snapshot(), undefined, 'not in memory: being read')
   t.deepEqual(storage.snapshotMetadata(), { index: 3, term: 1, conf: scriptConf })
-  const deadline = Date.now() + 10_000
-  let snapshot = storage.snapshot()
-  while (snapshot === undefined && Date.now() < deadline) {
-    await new Promise(resolve => setTimeout(resolve, 5))
-    snapshot = storage.snapshot()
-  }
-  t.deepEqual(snapshot?.metadata, { index: 3, term: 1, conf: scriptConf })
-  t.is(hex(snapshot?.data ?? new Uint8Array()), hex(snapshotData(3)))
+  const snapshot = await waitFor('the data read back', async () => storage.snapshot(), 10_000, 5)
+  t.deepEqual(snapshot.metadata, { index: 3, term: 1, conf: scriptConf })
+  t.is(hex(snapshot.data), hex(snapshotData(3)))
 })
 
 /** The indexes of the entries a closed store's database holds. */

@@ -1,16 +1,6 @@
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import test from 'ava'
 import { SnapshotData } from '../../src/node/snapshot-data.js'
-
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-
-/** Lets the current job end (a dereferenced weak target lives until then) and collects garbage. */
-async function collect (): Promise<void> {
-  await new Promise(resolve => setImmediate(resolve))
-  gc()
-}
+import { collectGarbage } from '../helpers/collect-garbage.js'
 
 /** A disk of snapshot files that the test answers by hand. */
 function disk (): { reads: number[], answer: (data: Uint8Array | Error) => void, read: (index: number) => Promise<Uint8Array> } {
@@ -38,14 +28,14 @@ test('data is answered while something holds it, read back once it was collected
   t.is(data.get(7), held)
   t.deepEqual(files.reads, [])
   held = undefined
-  await collect()
+  await collectGarbage(1)
   t.is(data.get(7), undefined, 'collected once nothing held it')
   t.is(data.get(7), undefined, 'asked again while reading')
   t.deepEqual(files.reads, [7], 'read once')
   files.answer(new Uint8Array(1000).fill(2))
   await settle()
   // Fetched data survives a collection until it is handed out.
-  await collect()
+  await collectGarbage(1)
   const fetched = data.get(7)
   t.is(fetched?.[0], 2)
   t.is(data.get(7), fetched, 'the same bytes while the caller holds them')

@@ -1,17 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import test from 'ava'
 import { MemoryLogger, silentLogger, type LogRecord } from '../../src/lib/logger.js'
 import { ApiClient } from '../../src/node/api/client.js'
 import { ClusterNode } from '../../src/node/cluster-node.js'
+import { collectGarbage } from '../helpers/collect-garbage.js'
 import { freePort } from '../helpers/free-port.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait-for.js'
-
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
 
 const puts = 2_600
 
@@ -32,10 +28,7 @@ test('a seed that joins after the log was compacted gets the state in a snapshot
   // A snapshot past 2,000 entries, and the log compacted up to 2,000 entries behind it.
   await waitFor('a snapshot', async () => records.some(record => record.message === 'snapshot taken' && (record.fields.index as number) > 2_100), 30_000, 20)
   // Nothing holds the snapshot's data any more: collected, it must be read back to be sent.
-  for (let i = 0; i < 3; i++) {
-    await new Promise(resolve => setImmediate(resolve))
-    gc()
-  }
+  await collectGarbage()
 
   const second = await ClusterNode.start({
     ...common, dataDir: tempDir(t), listen: await local(), api: await local(), name: 'second', seed: true,

@@ -1,7 +1,5 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import test, { type ExecutionContext } from 'ava'
 import type { NodeId } from '../../src/lib/ids.js'
 import { MemoryLogger, silentLogger, type Logger, type LogRecord } from '../../src/lib/logger.js'
@@ -13,11 +11,9 @@ import { replicaLimits, StoreReplica } from '../../src/node/store-replica.js'
 import { galaxy } from '../../src/proto/gen/store.js'
 import type { Entry } from '../../src/raft/types.js'
 import { StoreStateMachine } from '../../src/store/state-machine.js'
+import { collectGarbage } from '../helpers/collect-garbage.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { waitFor } from '../helpers/wait-for.js'
-
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
 
 async function detachedReplica (t: Parameters<typeof tempDir>[0]): Promise<StoreReplica> {
   const storage = await LevelRaftStorage.open(join(tempDir(t), 'raft'))
@@ -138,10 +134,7 @@ test('a replica started from a snapshot keeps the state decoded from it, not its
   t.teardown(async () => { await reopened.close() })
   const restarted = new StoreReplica({ id: 'n1' as NodeId, storage: reopened, electionTimeoutMs: 1000, logger: silentLogger, nowMs: () => performance.now() }, await reopened.readSnapshot())
   t.is(restarted.state.revision, 200)
-  for (let i = 0; i < 3; i++) {
-    await new Promise(resolve => setImmediate(resolve))
-    gc()
-  }
+  await collectGarbage()
   t.is(reopened.snapshot(), undefined, 'the snapshot\'s data was collected: it is being read back')
 })
 
