@@ -53,6 +53,18 @@ test('a commit notice is held, and replaced by the next append to the same follo
   t.deepEqual(sent, [[append(b, 6, [entry(7)])], [append(c, 6)]])
 })
 
+test('once every held notice is replaced the hold ends, and the next notice gets a whole one', t => {
+  const { notices, sent, timers } = setup()
+  notices.deliver([append(b, 6), append(c, 6)])
+  notices.deliver([append(b, 6, [entry(7)]), append(c, 6, [entry(7)])])
+  t.is(timers.pending(), 0, 'no hold left running for notices that were replaced')
+  notices.deliver([append(b, 7), append(c, 7)])
+  t.is(timers.pending(), 1)
+  t.is(sent.length, 1)
+  timers.fire()
+  t.deepEqual(sent[1], [append(b, 7), append(c, 7)])
+})
+
 test('a newer notice to the same follower replaces the held one', t => {
   const { notices, sent, timers } = setup()
   notices.deliver([append(b, 6)])
