@@ -53,6 +53,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { nodeTimings } from '../src/node/cluster-node.js'
 import { maxHistoryEvents } from '../src/store/key-store.js'
 
 const root = join(import.meta.dirname, '..')
@@ -1234,7 +1235,7 @@ function machineFacts (galaxy: Galaxy | undefined, etcd: Etcd | undefined): stri
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${os}; load average at the start ${loadavg().map(l => l.toFixed(2)).join(' ')}`,
     `Client: node ${process.version}, one process, node:http with keep-alive agents, ${valueBytes}-byte values; each load row ${repeats} time${repeats === 1 ? '' : 's'} per system (the table: their median, and their range in brackets), ${seconds} s each after a warm-up of ${warmupMs / 1000} s and ${warmupPuts.toLocaleString('en-US')} puts (at most ${warmupMaxMs / 1000} s); ${galaxy !== undefined && etcd !== undefined ? `in the sequential rows each repeat's ${seconds} s are windows of ${pairedWindowMs / 1000} s taken in turn with the other system's, each after ${pairedLeadInMs} ms uncounted; ` : ''}${clients} closed-loop clients in the concurrent rows; keys cycle over 1,000 (sequential) and 100,000 (concurrent) keys`,
     `galaxy: ${galaxy?.version ?? 'not run'}; repository HEAD ${head}${dirty > 0 ? ` with ${dirty} modified tracked files` : ''}`,
-    `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick 100 ms, election 10 ticks, pre-vote and check-quorum`,
+    `etcd: ${etcd?.version ?? 'not run'} (--heartbeat-interval 100 --election-timeout 1000 --pre-vote=true); galaxy: tick ${nodeTimings.tickMs} ms, heartbeat ${nodeTimings.heartbeatTicks} ticks, election ${nodeTimings.electionTicks} ticks, pre-vote and check-quorum`,
     `Failover: ${failovers} kills (kill -9) and ${stops} stops (SIGSTOP, then SIGCONT once a survivor took a write) of the leader per system; a put every ${probeEveryMs} ms to the two survivors alternately, ${probeTimeoutMs} ms timeout each; a killed member restarts on its data dir, and either catches up before the next`,
     `Both clusters run side by side for the whole run (the one not being measured idles); rows and kills alternate between them. Before a row the idle cluster settles: ${settleAfterLoadMs / 1000} s after its own last load, then until its members use less than ${settledCpuShare} of a core together (at most ${settleMaxMs / 1000} s). Clients, members and any other work on the machine share the same cores.`,
     `Order: idle → ${runInSeconds > 0 ? `a run-in of ${runInSeconds} s each (${clients} clients over all members, not counted) → ` : ''}load rows → ${failovers} kills each → ${stops} stops each → ${agedWrites > 0 ? `filled to ${int(agedWrites)} acknowledged writes each where the rows before wrote fewer (galaxy keeps the last ${int(maxHistoryEvents)} events of watch history) → ${runInSeconds > 0 ? 'another run-in each, since the kills restarted members → ' : ''}the aged rows` : 'done'}`

@@ -27,6 +27,8 @@ export interface RaftDriverInit {
   readonly applied: number
   readonly tickMs: number
   readonly electionTicks: number
+  /** Ticks between a leader's heartbeats; 1 unless given. */
+  readonly heartbeatTicks?: number
   readonly send: (messages: readonly Message[]) => void
   readonly application: RaftApplication
   readonly rng: Rng
@@ -54,7 +56,7 @@ export class RaftDriver {
   private failure: Error | undefined
 
   constructor (private readonly init: RaftDriverInit) {
-    this.node = new RawNode({ id: init.id, electionTicks: init.electionTicks, heartbeatTicks: 1, applied: init.applied, rng: init.rng, logger: init.logger }, init.storage)
+    this.node = new RawNode({ id: init.id, electionTicks: init.electionTicks, heartbeatTicks: init.heartbeatTicks ?? 1, applied: init.applied, rng: init.rng, logger: init.logger }, init.storage)
     this.notices = new CommitNotices(init.send)
   }
 
